@@ -1,0 +1,174 @@
+"""Users with roles, vendors (外注先) and engagements (contracts with a vendor)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+code_validator = RegexValidator(
+    r"^[A-Za-z0-9._-]{1,64}$",
+    _("Use 1–64 letters, digits, '-', '_' or '.'."),
+)
+
+
+def CodeField(**kwargs) -> models.CharField:
+    return models.CharField(_("code"), max_length=64, validators=[code_validator], **kwargs)
+
+
+def first_of_month(value: dt.date) -> dt.date:
+    return value.replace(day=1)
+
+
+class Role(models.TextChoices):
+    MANAGER = "manager", _("Manager")
+    SUPERVISOR = "supervisor", _("Supervisor")
+    VENDOR = "vendor", _("Vendor")
+    VIEWER = "viewer", _("Viewer")
+
+
+class Language(models.TextChoices):
+    JA = "ja", "日本語"
+    EN = "en", "English"
+
+
+class User(AbstractUser):
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices, default=Role.VIEWER)
+    vendor = models.ForeignKey(
+        "engagements.Vendor",
+        verbose_name=_("vendor"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="users",
+        help_text=_("Required for vendor users; optional for viewers (scopes them to it)."),
+    )
+    language = models.CharField(
+        _("language"), max_length=8, choices=Language.choices, default=Language.JA
+    )
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+
+    @property
+    def effective_role(self) -> str:
+        # A Django superuser (as made by createsuperuser) is a manager whatever its role field says.
+        return Role.MANAGER if self.is_superuser else self.role
+
+    @property
+    def display_name(self) -> str:
+        """Family name first for Japanese names (佐藤 健), given name first otherwise."""
+        first, last = self.first_name.strip(), self.last_name.strip()
+        if not (first or last):
+            return self.username
+        if not (first + last).isascii():
+            return f"{last} {first}".strip()
+        return f"{first} {last}".strip()
+
+    def clean(self) -> None:
+        super().clean()
+        if self.role == Role.VENDOR and self.vendor_id is None and not self.is_superuser:
+            raise ValidationError({"vendor": _("A vendor user must belong to a vendor.")})
+        if self.role in (Role.MANAGER, Role.SUPERVISOR) and self.vendor_id is not None:
+            raise ValidationError({"vendor": _("Managers and supervisors belong to no vendor.")})
+
+    def save(self, *args, **kwargs) -> None:
+        # Managers use the Django admin; keep is_staff in step with the role.
+        self.is_staff = self.effective_role == Role.MANAGER
+        super().save(*args, **kwargs)
+
+
+class Vendor(models.Model):
+    code = CodeField(unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    contact_email = models.EmailField(_("contact e-mail"), blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("vendor")
+        verbose_name_plural = _("vendors")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class OutsourcingType(models.TextChoices):
+    CREATIVE = "creative", _("Creative")
+    ARTICLE = "article", _("Article production")
+    DEVELOPMENT = "development", _("Development")
+    MARKETING = "marketing", _("Marketing / ads")
+    SUPPORT = "support", _("Support / operations")
+    OUTBOUND_CALL = "outbound_call", _("Outbound call centre")
+    OTHER = "other", _("Other")
+
+
+class Phase(models.TextChoices):
+    LAUNCH = "launch", _("Launch")
+    IMPROVEMENT = "improvement", _("Improvement")
+    EXPANSION = "expansion", _("Expansion")
+
+
+class ReviewCadence(models.TextChoices):
+    MONTHLY = "monthly", _("Monthly")
+    QUARTERLY = "quarterly", _("Quarterly")
+    YEARLY = "yearly", _("Yearly")
+
+
+class Engagement(models.Model):
+    code = CodeField(unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    vendor = models.ForeignKey(
+        Vendor, verbose_name=_("vendor"), on_delete=models.PROTECT, related_name="engagements"
+    )
+    outsourcing_type = models.CharField(
+        _("outsourcing type"), max_length=16, choices=OutsourcingType.choices
+    )
+    phase = models.CharField(_("phase"), max_length=16, choices=Phase.choices)
+    start_month = models.DateField(_("start month"))
+    end_month = models.DateField(_("end month"))
+    monthly_fee = models.PositiveBigIntegerField(_("monthly fee (JPY)"), default=0)
+    actuals_due_day = models.PositiveSmallIntegerField(
+        _("actuals due day"),
+        default=10,
+        validators=[MinValueValidator(1), MaxValueValidator(28)],
+    )
+    review_cadence = models.CharField(
+        _("review cadence"),
+        max_length=16,
+        choices=ReviewCadence.choices,
+        default=ReviewCadence.QUARTERLY,
+    )
+    manager = models.ForeignKey(
+        User,
+        verbose_name=_("manager in charge"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="managed_engagements",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("engagement")
+        verbose_name_plural = _("engagements")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        super().clean()
+        if self.start_month:
+            self.start_month = first_of_month(self.start_month)
+        if self.end_month:
+            self.end_month = first_of_month(self.end_month)
+        if self.start_month and self.end_month and self.end_month < self.start_month:
+            raise ValidationError({"end_month": _("The end month is before the start month.")})

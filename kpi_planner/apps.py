@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class KpiPlannerConfig(AppConfig):
+    name = "kpi_planner"
+    verbose_name = "KPI Planner"

@@ -1,0 +1,17 @@
+"""Operational tasks of the project itself."""
+
+from celery import shared_task
+from django.db import connection
+from django.utils import timezone
+
+from engagements.models import Vendor
+
+
+@shared_task(name="kpi_planner.health_check")
+def health_check() -> dict:
+    """Prove a worker can reach the database: used by monitoring and the integration suite."""
+    return {
+        "database": connection.vendor,
+        "vendors": Vendor.objects.count(),
+        "at": timezone.now().isoformat(),
+    }

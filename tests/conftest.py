@@ -1,0 +1,90 @@
+"""Shared fixtures: the demo-like cast of users, and Celery run eagerly for unit tests."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from engagements.models import Engagement, Role, User, Vendor
+
+
+@pytest.fixture(autouse=True)
+def _celery_eager(request: pytest.FixtureRequest) -> None:
+    # Unit and browser tests run tasks in-process; the integration suite uses a real worker.
+    if "integration" in request.node.keywords:
+        return
+    from kpi_planner.celery import app
+
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+
+
+def make_user(username: str, role: str, vendor: Vendor | None = None, **extra) -> User:
+    user = User(username=username, role=role, vendor=vendor, **extra)
+    user.set_password("pw-" + username)
+    user.save()
+    return user
+
+
+@pytest.fixture
+def vendor_a(db) -> Vendor:
+    return Vendor.objects.create(code="callnavi", name="株式会社コールナビ")
+
+
+@pytest.fixture
+def vendor_b(db) -> Vendor:
+    return Vendor.objects.create(code="adbridge", name="株式会社アドブリッジ")
+
+
+@pytest.fixture
+def engagement_a(vendor_a: Vendor) -> Engagement:
+    return Engagement.objects.create(
+        code="CALL-1",
+        name="テレアポ",
+        vendor=vendor_a,
+        outsourcing_type="outbound_call",
+        phase="improvement",
+        start_month=dt.date(2026, 4, 1),
+        end_month=dt.date(2027, 3, 1),
+        monthly_fee=1_200_000,
+    )
+
+
+@pytest.fixture
+def engagement_b(vendor_b: Vendor) -> Engagement:
+    return Engagement.objects.create(
+        code="ADS-1",
+        name="広告運用",
+        vendor=vendor_b,
+        outsourcing_type="marketing",
+        phase="expansion",
+        start_month=dt.date(2026, 4, 1),
+        end_month=dt.date(2027, 3, 1),
+        monthly_fee=800_000,
+    )
+
+
+@pytest.fixture
+def manager(db) -> User:
+    return make_user("mgr", Role.MANAGER)
+
+
+@pytest.fixture
+def supervisor(db) -> User:
+    return make_user("sv", Role.SUPERVISOR)
+
+
+@pytest.fixture
+def vendor_user(vendor_a: Vendor) -> User:
+    return make_user("vend", Role.VENDOR, vendor_a)
+
+
+@pytest.fixture
+def other_vendor_user(vendor_b: Vendor) -> User:
+    return make_user("vend_b", Role.VENDOR, vendor_b)
+
+
+@pytest.fixture
+def viewer(db) -> User:
+    return make_user("view", Role.VIEWER, language="en")
