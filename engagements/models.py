@@ -172,3 +172,41 @@ class Engagement(models.Model):
             self.end_month = first_of_month(self.end_month)
         if self.start_month and self.end_month and self.end_month < self.start_month:
             raise ValidationError({"end_month": _("The end month is before the start month.")})
+
+
+class SubmissionStatus(models.TextChoices):
+    NOT_STARTED = "not_started", _("Not started")
+    DRAFT = "draft", _("Draft")
+    SUBMITTED = "submitted", _("Submitted")
+    APPROVED = "approved", _("Approved")
+    RETURNED = "returned", _("Returned")
+
+
+class Submission(models.Model):
+    """An engagement's monthly report. An approved month is locked: its actuals cannot change."""
+
+    engagement = models.ForeignKey(Engagement, on_delete=models.CASCADE, related_name="submissions")
+    period = models.DateField(_("month"))
+    status = models.CharField(
+        max_length=16, choices=SubmissionStatus.choices, default=SubmissionStatus.DRAFT
+    )
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    submitted_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["engagement", "period"], name="one_submission_a_month")
+        ]
+        verbose_name = _("monthly submission")
+        verbose_name_plural = _("monthly submissions")
+
+    def __str__(self) -> str:
+        return f"{self.engagement.code} {self.period:%Y-%m} {self.status}"

@@ -4,7 +4,8 @@ Every view, API endpoint, export and task that acts for a user gets its queryset
 Rules (API.md "Roles"):
 - manager: everything, read and write (a Django superuser is a manager);
 - supervisor: reads everything, writes nothing;
-- vendor: only its own vendor and that vendor's engagements (and, later, the nodes they own);
+- vendor: only its own vendor, that vendor's engagements, the trees in which they own a node and
+  the nodes they own; may write actuals of those nodes;
 - viewer: read-only; scoped to a vendor when bound to one, otherwise global.
 Objects outside a user's scope answer 404 (they are simply not in the queryset).
 """
@@ -15,6 +16,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.db.models import QuerySet
 
 from engagements.models import Engagement, Role, User, Vendor
+from kpitree.models import Node, Tree
 
 AnyUser = User | AnonymousUser
 
@@ -72,3 +74,40 @@ def users_for(user: AnyUser) -> QuerySet[User]:
 def can_manage(user: AnyUser) -> bool:
     """May create, change and delete plans, vendors, engagements, targets and users."""
     return is_manager(user)
+
+
+def trees_for(user: AnyUser) -> QuerySet[Tree]:
+    if sees_everything(user):
+        return Tree.objects.all()
+    vendor_id = vendor_scope(user)
+    if vendor_id is None:
+        return Tree.objects.none()
+    return Tree.objects.filter(
+        pk__in=Node.objects.filter(engagement__vendor_id=vendor_id).values("tree_id")
+    )
+
+
+def nodes_for(user: AnyUser) -> QuerySet[Node]:
+    qs = Node.objects.all()
+    if sees_everything(user):
+        return qs
+    vendor_id = vendor_scope(user)
+    if vendor_id is None:
+        return qs.none()
+    return qs.filter(engagement__vendor_id=vendor_id)
+
+
+def can_write_actual(user: AnyUser, node: Node, engagement_vendor_id: int | None) -> bool:
+    """Managers write any actual; a vendor user writes those of nodes its vendor owns.
+
+    `engagement_vendor_id` is the vendor of the node's engagement (passed in so that bulk
+    callers can check thousands of rows without a query each).
+    """
+    role = role_of(user)
+    if role == Role.MANAGER:
+        return True
+    return (
+        role == Role.VENDOR
+        and engagement_vendor_id is not None
+        and (engagement_vendor_id == user.vendor_id)
+    )

@@ -6,15 +6,27 @@ other statuses carry the same shape with ``field: null``.
 
 from __future__ import annotations
 
+import datetime
+import hashlib
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from django.db.models import ProtectedError
 from django.http import Http404
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, status
 from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.pagination import CursorPagination
+from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from kpi_planner.access import can_manage, sees_everything, vendor_scope
+from kpi_planner.models import Tombstone
 
 
 def flatten_errors(detail: Any, *, field: str | None = None, index: int | None = None) -> list:
@@ -54,6 +66,8 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         exc = exceptions.ValidationError(detail)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
+    if isinstance(exc, ProtectedError):
+        exc = InUse()
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
@@ -79,6 +93,171 @@ class TokenLoginView(ObtainAuthToken):
 
         token, _created = Token.objects.get_or_create(user=serializer.validated_data["user"])
         return Response({"token": token.key}, status=status.HTTP_200_OK)
+
+
+class CodeCursorPagination(CursorPagination):
+    """Lists page with an opaque `next` cursor, in a stable order."""
+
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+    ordering = "id"
+
+
+def parse_updated_since(request) -> datetime.datetime | None:
+    raw = request.query_params.get("updated_since")
+    if raw is None:
+        return None
+    try:
+        value = parse_datetime(raw.replace(" ", "+"))
+    except ValueError:  # well formed but impossible, e.g. month 13
+        value = None
+    if value is None:
+        raise exceptions.ValidationError(
+            {"updated_since": _("Use an ISO-8601 date-time, e.g. 2026-04-01T00:00:00+09:00.")}
+        )
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value)
+    return value
+
+
+class SyncMixin:
+    """`?updated_since=` for incremental sync (deletions as tombstones on the last page), and an
+    ETag on single objects with `If-Match` refusing stale writes with 409.
+
+    Tombstones are scoped like the objects were: callers who see everything read the plain
+    `kind`; a caller confined to a vendor reads only the copies `kind@<vendor id>` written for the
+    vendors that could see the object, so another vendor's deletions do not leak."""
+
+    tombstone_kind: str = ""
+
+    def tombstone_scope(self) -> str:
+        return ""
+
+    def tombstone_vendor_ids(self, instance) -> set[int]:
+        """Vendors whose users could see `instance` (each gets its own copy of the tombstone)."""
+        return set()
+
+    def visible_tombstones(self, since: datetime.datetime):
+        user = self.request.user
+        if sees_everything(user):
+            kind = self.tombstone_kind
+        elif vendor_scope(user) is not None:
+            kind = vendor_tombstone_kind(self.tombstone_kind, vendor_scope(user))
+        else:
+            return Tombstone.objects.none()
+        return Tombstone.objects.filter(
+            kind=kind, scope=self.tombstone_scope(), deleted_at__gt=since
+        ).order_by("deleted_at", "id")
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        since = parse_updated_since(self.request) if self.action == "list" else None
+        return queryset.filter(updated_at__gt=since) if since else queryset
+
+    def list(self, request, *args, **kwargs) -> Response:
+        response = super().list(request, *args, **kwargs)
+        since = parse_updated_since(request)
+        if since and self.tombstone_kind and not response.data.get("next"):
+            response.data["results"] += [
+                {"code": t.code, "deleted": True, "deleted_at": t.deleted_at.isoformat()}
+                for t in self.visible_tombstones(since)
+            ]
+        return response
+
+    def retrieve(self, request, *args, **kwargs) -> Response:
+        response = super().retrieve(request, *args, **kwargs)
+        response["ETag"] = etag_of(self.get_object())
+        return response
+
+    def update(self, request, *args, **kwargs) -> Response:
+        # Checked before validation: serializers may set the new values on the instance.
+        check_if_match(request, self.get_object())
+        response = super().update(request, *args, **kwargs)
+        response["ETag"] = etag_of(self.get_object())
+        return response
+
+    def perform_destroy(self, instance) -> None:
+        check_if_match(self.request, instance)
+        code, vendor_ids = _natural_key(instance), self.tombstone_vendor_ids(instance)
+        with transaction.atomic():
+            # A protected object raises here (409) before any tombstone is written.
+            instance.delete()
+            write_tombstones(self.tombstone_kind, self.tombstone_scope(), [code], vendor_ids)
+
+
+def vendor_tombstone_kind(kind: str, vendor_id: int) -> str:
+    return f"{kind}@{vendor_id}"
+
+
+def write_tombstones(
+    kind: str, scope: str, codes: list[str], vendor_ids: set[int], *, plain: bool = True
+) -> None:
+    """Record deleted `codes`: the plain tombstones (unless `plain` is False) and one copy per
+    vendor in `vendor_ids`."""
+    kinds = ([kind] if plain else []) + [vendor_tombstone_kind(kind, v) for v in sorted(vendor_ids)]
+    Tombstone.objects.bulk_create(
+        [Tombstone(kind=k, scope=scope, code=c) for k in kinds for c in codes]
+    )
+
+
+def _natural_key(instance) -> str:
+    return getattr(instance, "code", None) or instance.get_username()
+
+
+def etag_of(instance) -> str:
+    """Changes whenever the object does: its updated_at, or (models without one, e.g. users) the
+    values of all its columns."""
+    if getattr(instance, "updated_at", None):
+        stamp = instance.updated_at.isoformat()
+    else:
+        stamp = repr([getattr(instance, f.attname) for f in instance._meta.concrete_fields])
+    digest = hashlib.sha1(f"{instance.pk}:{stamp}".encode(), usedforsecurity=False).hexdigest()
+    return f'"{digest[:20]}"'
+
+
+class InUse(exceptions.APIException):
+    status_code = 409
+    default_detail = _(
+        "This object is still used by others (e.g. a vendor's engagements); delete or move those first."
+    )
+    default_code = "in_use"
+
+
+class PreconditionConflict(exceptions.APIException):
+    status_code = 409
+    default_detail = _("The object changed since you read it (If-Match is stale); read it again.")
+    default_code = "stale"
+
+
+def check_if_match(request, instance) -> None:
+    wanted = request.headers.get("If-Match")
+    if (
+        wanted
+        and wanted.strip() != "*"
+        and etag_of(instance) not in [t.strip() for t in wanted.split(",")]
+    ):
+        raise PreconditionConflict()
+
+
+class IsManagerOrReadOnly(BasePermission):
+    """Reads follow the access scope; writes need the manager role (403 on a visible object).
+
+    Anonymous callers get 401. A write to one object is decided on the object, after the scoped
+    lookup: an object the caller cannot see answers 404 (its existence does not leak), a visible
+    one it may not change answers 403.
+    """
+
+    def has_permission(self, request, view) -> bool:
+        if not (request.user and request.user.is_authenticated):
+            return False
+        if request.method in SAFE_METHODS or can_manage(request.user):
+            return True
+        lookup = getattr(view, "lookup_url_kwarg", None) or getattr(view, "lookup_field", None)
+        return bool(lookup) and lookup in getattr(view, "kwargs", {})
+
+    def has_object_permission(self, request, view, obj) -> bool:
+        return request.method in SAFE_METHODS or can_manage(request.user)
 
 
 router = DefaultRouter()

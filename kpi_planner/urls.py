@@ -3,8 +3,10 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+import engagements.api  # noqa: F401 - registers its viewsets on the router
 from kpi_planner import views
 from kpi_planner.api import TokenLoginView, router
+from kpitree import api as kpitree_api
 
 admin.site.site_header = "KPI Planner"
 admin.site.site_title = "KPI Planner"
@@ -23,6 +25,15 @@ urlpatterns = [
     path("engagements/", include("engagements.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/auth/token/", TokenLoginView.as_view(), name="api-token"),
+    path("api/v1/actuals/bulk/", kpitree_api.actuals_bulk, name="actuals-bulk"),
+    path(
+        "api/v1/trees/<str:tree_code>/targets/",
+        kpitree_api.TargetView.as_view(),
+        name="tree-targets",
+    ),
+    path(
+        "api/v1/trees/<str:tree_code>/rollup/", kpitree_api.RollupView.as_view(), name="tree-rollup"
+    ),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

@@ -1,1 +1,289 @@
-from django.db import models  # noqa: F401
+"""KPI trees: a plan (Tree) whose nodes are a KGI and the KPIs that drive it, with monthly
+targets and actuals, an audit of every change to them, and the materialised rollups."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from engagements.models import CodeField, Engagement, ReviewCadence
+
+
+class Tree(models.Model):
+    code = CodeField(unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+    start_month = models.DateField(_("first month"))
+    end_month = models.DateField(_("last month"))
+    fiscal_year_start = models.PositiveSmallIntegerField(
+        _("fiscal year starts in month"),
+        default=4,
+        validators=[MinValueValidator(1), MaxValueValidator(12)],
+    )
+    green_threshold = models.FloatField(_("green from (%)"), default=100)
+    amber_threshold = models.FloatField(_("amber from (%)"), default=90)
+    score_cap = models.FloatField(_("score cap (%)"), default=120)
+    # Writes bump data_version; a recompute records the version it saw in computed_version.
+    # computed_version < data_version means the rollups are stale.
+    data_version = models.PositiveBigIntegerField(default=0)
+    computed_version = models.PositiveBigIntegerField(default=0)
+    computed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("KPI tree")
+        verbose_name_plural = _("KPI trees")
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_stale(self) -> bool:
+        return self.computed_version < self.data_version
+
+
+class Kind(models.TextChoices):
+    KGI = "kgi", "KGI"
+    KPI = "kpi", "KPI"
+
+
+class Direction(models.TextChoices):
+    UP = "up", _("Higher is better")
+    DOWN = "down", _("Lower is better")
+
+
+class TimeAggregation(models.TextChoices):
+    SUM = "sum", _("Sum")
+    AVG = "avg", _("Average")
+    LAST = "last", _("Last value")
+    MIN = "min", _("Minimum")
+    MAX = "max", _("Maximum")
+    RECOMPUTE = "recompute", _("Recompute the formula")
+
+
+class RollupRule(models.TextChoices):
+    INPUT = "input", _("Entered")
+    SUM = "sum", _("Sum of children")
+    AVG = "avg", _("Average of children")
+    WEIGHTED_AVG = "weighted_avg", _("Weighted average of children")
+    FORMULA = "formula", _("Formula")
+
+
+class Perspective(models.TextChoices):
+    FINANCIAL = "financial", _("Financial")
+    CUSTOMER = "customer", _("Customer")
+    PROCESS = "process", _("Internal process")
+    LEARNING = "learning", _("Learning and growth")
+
+
+class ResultType(models.TextChoices):
+    OUTPUT = "output", _("Output")
+    OUTCOME = "outcome", _("Outcome")
+
+
+class Node(models.Model):
+    tree = models.ForeignKey(Tree, on_delete=models.CASCADE, related_name="nodes")
+    code = CodeField()
+    name = models.CharField(_("name"), max_length=200)
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices, default=Kind.KPI)
+    parent = models.ForeignKey(
+        "self",
+        verbose_name=_("parent"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="children",
+    )
+    engagement = models.ForeignKey(
+        Engagement,
+        verbose_name=_("owning engagement"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="nodes",
+    )
+    owner = models.CharField(_("owner (department or person)"), max_length=200, blank=True)
+    definition = models.TextField(_("definition"), blank=True)
+    unit = models.CharField(_("unit"), max_length=16, blank=True)
+    direction = models.CharField(
+        _("direction"), max_length=8, choices=Direction.choices, default=Direction.UP
+    )
+    time_aggregation = models.CharField(
+        _("time aggregation"),
+        max_length=16,
+        choices=TimeAggregation.choices,
+        default=TimeAggregation.SUM,
+    )
+    rollup = models.CharField(
+        _("rollup"), max_length=16, choices=RollupRule.choices, default=RollupRule.INPUT
+    )
+    formula = models.CharField(_("formula"), max_length=2000, blank=True)
+    weight = models.FloatField(_("weight"), default=1, validators=[MinValueValidator(0)])
+    perspective = models.CharField(
+        _("perspective"), max_length=16, choices=Perspective.choices, blank=True
+    )
+    result_type = models.CharField(
+        _("output or outcome"), max_length=8, choices=ResultType.choices, blank=True
+    )
+    importance = models.PositiveSmallIntegerField(
+        _("importance"), default=3, validators=[MinValueValidator(1), MaxValueValidator(5)]
+    )
+    benchmark = models.FloatField(_("benchmark"), null=True, blank=True)
+    benchmark_source = models.CharField(_("benchmark source"), max_length=300, blank=True)
+    review_cadence = models.CharField(
+        _("review cadence"), max_length=16, choices=ReviewCadence.choices, blank=True
+    )
+    green_threshold = models.FloatField(_("green from (%)"), null=True, blank=True)
+    amber_threshold = models.FloatField(_("amber from (%)"), null=True, blank=True)
+    position = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        ordering = ["tree_id", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["tree", "code"], name="node_code_unique_in_tree")
+        ]
+        verbose_name = _("node")
+        verbose_name_plural = _("nodes")
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+    @property
+    def is_input(self) -> bool:
+        return self.rollup == RollupRule.INPUT
+
+
+class Rationale(models.TextChoices):
+    BENCHMARK = "benchmark", _("Industry benchmark")
+    PAST_RESULTS = "past_results", _("Past results")
+    AGREEMENT = "agreement", _("Agreement with the vendor")
+    STRETCH = "stretch", _("Stretch goal")
+
+
+class Channel(models.TextChoices):
+    WEB = "web", _("Browser")
+    API = "api", _("API")
+    UPLOAD = "upload", _("File upload")
+    ADMIN = "admin", _("Admin")
+    SYSTEM = "system", _("System")
+
+
+class Target(models.Model):
+    node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="targets")
+    period = models.DateField(_("month"))
+    value = models.FloatField(_("target"))
+    rationale = models.CharField(
+        _("rationale"), max_length=16, choices=Rationale.choices, blank=True
+    )
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["node", "period"], name="one_target_a_month")
+        ]
+
+    def __str__(self) -> str:
+        return f"target {self.node_id} {self.period:%Y-%m} = {self.value}"
+
+
+class ActualStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    SUBMITTED = "submitted", _("Submitted")
+    APPROVED = "approved", _("Approved")
+    RETURNED = "returned", _("Returned")
+
+
+class Actual(models.Model):
+    node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="actuals")
+    period = models.DateField(_("month"))
+    value = models.FloatField(_("actual"))
+    comment = models.TextField(_("comment"), blank=True)
+    status = models.CharField(
+        max_length=16, choices=ActualStatus.choices, default=ActualStatus.DRAFT
+    )
+    channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.WEB)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["node", "period"], name="one_actual_a_month")
+        ]
+
+    def __str__(self) -> str:
+        return f"actual {self.node_id} {self.period:%Y-%m} = {self.value}"
+
+
+class ValueAudit(models.Model):
+    """One row for every change of a target or an actual: never updated, never deleted."""
+
+    class Kind(models.TextChoices):
+        TARGET = "target", _("Target")
+        ACTUAL = "actual", _("Actual")
+
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="audit")
+    period = models.DateField()
+    old_value = models.FloatField(null=True)
+    new_value = models.FloatField(null=True)
+    old_text = models.TextField(blank=True)  # comment (actuals) or rationale (targets)
+    new_text = models.TextField(blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField()
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+
+    class Meta:
+        indexes = [models.Index(fields=["node", "period"])]
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.node_id} {self.period:%Y-%m}: {self.old_value} → {self.new_value}"
+
+
+class Grain(models.TextChoices):
+    MONTH = "month", _("Month")
+    QUARTER = "quarter", _("Quarter")
+    YEAR = "year", _("Year")
+
+
+class Status(models.TextChoices):
+    GREEN = "green", _("On track")
+    AMBER = "amber", _("At risk")
+    RED = "red", _("Off track")
+    NONE = "none", _("No data")
+
+
+class Rollup(models.Model):
+    """Materialised result of a recompute: one row per node, grain and period."""
+
+    tree = models.ForeignKey(Tree, on_delete=models.CASCADE, related_name="rollups")
+    node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="rollups")
+    grain = models.CharField(max_length=8, choices=Grain.choices)
+    period = models.DateField()  # first month of the month, quarter or fiscal year
+    actual = models.FloatField(null=True)
+    target = models.FloatField(null=True)
+    achievement = models.FloatField(null=True)
+    status = models.CharField(max_length=8, choices=Status.choices)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["node", "grain", "period"], name="one_rollup_a_period")
+        ]
+        indexes = [models.Index(fields=["tree", "grain", "period"])]
+
+    def __str__(self) -> str:
+        return f"{self.node_id} {self.grain} {self.period:%Y-%m}: {self.actual} / {self.target}"

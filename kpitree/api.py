@@ -1,0 +1,334 @@
+"""API for KPI trees: trees, nodes, targets, actuals (incl. the bulk write) and rollups."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import exceptions, serializers, status, viewsets
+from rest_framework.decorators import api_view
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from engagements.api import MonthField, ValidatedModelSerializer
+from engagements.models import Engagement
+from kpi_planner.access import can_manage, engagements_for, nodes_for, trees_for
+from kpi_planner.api import (
+    CodeCursorPagination,
+    IsManagerOrReadOnly,
+    SyncMixin,
+    check_if_match,
+    parse_updated_since,
+    router,
+    write_tombstones,
+)
+from kpitree import engine, services
+from kpitree.models import Actual, Grain, Node, Rollup, Target, Tree
+
+CODE_RE = r"[A-Za-z0-9._-]+"
+
+
+class TreeSerializer(ValidatedModelSerializer):
+    start_month = MonthField()
+    end_month = MonthField()
+
+    class Meta:
+        model = Tree
+        fields = [
+            "code", "name", "description", "start_month", "end_month", "fiscal_year_start",
+            "green_threshold", "amber_threshold", "score_cap", "updated_at", "computed_at",
+        ]
+        read_only_fields = ["updated_at", "computed_at"]
+
+    def validate(self, attrs: dict) -> dict:
+        attrs = super().validate(attrs)
+        start = attrs.get("start_month", getattr(self.instance, "start_month", None))
+        end = attrs.get("end_month", getattr(self.instance, "end_month", None))
+        if start and end and end < start:
+            raise serializers.ValidationError({"end_month": _("The last month is before the first month.")})
+        if start and end and (end.year - start.year) * 12 + end.month - start.month >= 120:
+            raise serializers.ValidationError({"end_month": _("A plan may span at most 120 months.")})
+        return attrs
+
+
+class TreeViewSet(SyncMixin, viewsets.ModelViewSet):
+    serializer_class = TreeSerializer
+    permission_classes = [IsManagerOrReadOnly]
+    pagination_class = CodeCursorPagination
+    lookup_field = "code"
+    lookup_value_regex = CODE_RE
+    tombstone_kind = "tree"
+
+    def get_queryset(self) -> QuerySet[Tree]:
+        return trees_for(self.request.user)
+
+    def tombstone_vendor_ids(self, instance: Tree) -> set[int]:
+        # The vendors that saw the tree: those owning one of its nodes.
+        return set(
+            instance.nodes.filter(engagement__isnull=False).values_list("engagement__vendor_id", flat=True)
+        )
+
+
+class NodeSerializer(serializers.ModelSerializer):
+    parent = serializers.CharField(allow_null=True, required=False, source="parent_code", default=None)
+    engagement = serializers.CharField(allow_null=True, required=False, source="engagement_code", default=None)
+
+    class Meta:
+        model = Node
+        fields = [
+            "code", "name", "kind", "parent", "engagement", "owner", "definition", "unit",
+            "direction", "time_aggregation", "rollup", "formula", "weight", "perspective",
+            "result_type", "importance", "benchmark", "benchmark_source", "review_cadence",
+            "green_threshold", "amber_threshold", "position", "updated_at",
+        ]
+        read_only_fields = ["updated_at"]
+        # Uniqueness and every other rule are checked once, in services.node_save.
+        validators = []
+
+    def to_representation(self, node: Node) -> dict:
+        data = super().to_representation(node)
+        data["parent"] = node.parent.code if node.parent_id else None
+        data["engagement"] = node.engagement.code if node.engagement_id else None
+        return data
+
+    def get_fields(self) -> dict:
+        fields = super().get_fields()
+        for name in ("code", "name"):
+            fields[name].validators = []
+        return fields
+
+    def validate(self, attrs: dict) -> dict:
+        tree: Tree = self.context["tree"]
+        errors = {}
+        if "parent_code" in attrs:
+            code = attrs.pop("parent_code")
+            attrs["parent"] = Node.objects.filter(tree=tree, code=code).first() if code else None
+            if code and attrs["parent"] is None:
+                errors["parent"] = _("No node “%(code)s” in this tree.") % {"code": code}
+        if "engagement_code" in attrs:
+            code = attrs.pop("engagement_code")
+            attrs["engagement"] = Engagement.objects.filter(code=code).first() if code else None
+            if code and attrs["engagement"] is None:
+                errors["engagement"] = _("No engagement “%(code)s”.") % {"code": code}
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+    def save(self, **kwargs) -> Node:
+        node = self.instance or Node(tree=self.context["tree"])
+        try:
+            self.instance = services.node_save(user=self.context["request"].user, node=node, data=self.validated_data)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages) from None
+        return self.instance
+
+
+class TreeScopedMixin:
+    def tree(self) -> Tree:
+        if not hasattr(self, "_tree"):
+            self._tree = get_object_or_404(trees_for(self.request.user), code=self.kwargs["tree_code"])
+        return self._tree
+
+
+class NodeViewSet(TreeScopedMixin, SyncMixin, viewsets.ModelViewSet):
+    serializer_class = NodeSerializer
+    permission_classes = [IsManagerOrReadOnly]
+    pagination_class = CodeCursorPagination
+    lookup_field = "code"
+    lookup_value_regex = CODE_RE
+    tombstone_kind = "node"
+
+    def tombstone_scope(self) -> str:
+        return self.tree().code
+
+    def get_queryset(self) -> QuerySet[Node]:
+        return nodes_for(self.request.user).filter(tree=self.tree()).select_related("parent", "engagement")
+
+    def get_serializer_context(self) -> dict:
+        return {**super().get_serializer_context(), "tree": self.tree()}
+
+    def perform_destroy(self, instance: Node) -> None:
+        check_if_match(self.request, instance)
+        # node_delete writes the plain tombstones of the subtree; the vendors that owned some of
+        # its nodes get their own copies (see SyncMixin), so they learn only of their nodes.
+        owned: dict[int, list[str]] = {}
+        for code, vendor_id in Node.objects.filter(
+            pk__in=services.subtree_ids(instance), engagement__isnull=False
+        ).values_list("code", "engagement__vendor_id"):
+            owned.setdefault(vendor_id, []).append(code)
+        with transaction.atomic():
+            services.node_delete(user=self.request.user, node=instance)
+            for vendor_id, codes in owned.items():
+                write_tombstones("node", self.tombstone_scope(), codes, {vendor_id}, plain=False)
+
+
+class TargetRowSerializer(serializers.Serializer):
+    node = serializers.CharField()
+    period = serializers.CharField()
+    value = serializers.FloatField()
+    rationale = serializers.CharField(allow_blank=True, required=False)
+
+
+def record_error_response(exc: services.RecordError) -> Response:
+    code = status.HTTP_409_CONFLICT if exc.only_locked else status.HTTP_400_BAD_REQUEST
+    if any(e.get("code") == "forbidden" and "index" in e for e in exc.errors) and len(exc.errors) == 1 and exc.errors[0]["field"] is None:
+        code = status.HTTP_403_FORBIDDEN
+    errors = [{k: v for k, v in e.items() if k != "code"} for e in exc.errors]
+    return Response({"errors": errors}, status=code)
+
+
+class TargetView(TreeScopedMixin, APIView):
+    """GET the tree's targets; PUT a list of rows to upsert them (all or nothing)."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("period_from", str), OpenApiParameter("period_to", str), OpenApiParameter("node", str)],
+        responses=TargetRowSerializer(many=True),
+    )
+    def get(self, request, tree_code: str) -> Response:
+        qs = Target.objects.filter(node__in=nodes_for(request.user).filter(tree=self.tree()))
+        qs = _period_filters(request, qs)
+        if request.query_params.get("node"):
+            qs = qs.filter(node__code=request.query_params["node"])
+        rows = qs.order_by("node__code", "period").values("node__code", "period", "value", "rationale")
+        return Response([
+            {"node": r["node__code"], "period": f"{r['period']:%Y-%m}", "value": r["value"], "rationale": r["rationale"]}
+            for r in rows
+        ])
+
+    @extend_schema(request=TargetRowSerializer(many=True), responses=inline_serializer("RecordResult", {"created": serializers.IntegerField(), "updated": serializers.IntegerField(), "unchanged": serializers.IntegerField()}))
+    def put(self, request, tree_code: str) -> Response:
+        tree = self.tree()
+        if not can_manage(request.user):
+            raise exceptions.PermissionDenied(_("Only managers may set targets."))
+        try:
+            result = services.targets_record(user=request.user, tree=tree, rows=request.data, channel="api")
+        except services.RecordError as exc:
+            return record_error_response(exc)
+        return Response(result.as_dict())
+
+
+def _period_filters(request, qs):
+    for param, lookup in (("period_from", "period__gte"), ("period_to", "period__lte")):
+        raw = request.query_params.get(param)
+        if raw:
+            period = services.parse_period(raw)
+            if period is None:
+                raise exceptions.ValidationError({param: _("Write the month as YYYY-MM.")})
+            qs = qs.filter(**{lookup: period})
+    return qs
+
+
+class ActualSerializer(serializers.ModelSerializer):
+    tree = serializers.CharField(source="node.tree.code")
+    node = serializers.CharField(source="node.code")
+    period = MonthField()
+    updated_by = serializers.CharField(source="updated_by.username", default=None)
+
+    class Meta:
+        model = Actual
+        fields = ["tree", "node", "period", "value", "comment", "status", "channel", "updated_at", "updated_by"]
+
+
+class ActualViewSet(viewsets.ReadOnlyModelViewSet):
+    """Actuals the caller may see. Filters: tree, node, engagement, period_from, period_to, updated_since."""
+
+    serializer_class = ActualSerializer
+    pagination_class = CodeCursorPagination
+
+    @extend_schema(parameters=[OpenApiParameter(n, str) for n in ("tree", "node", "engagement", "period_from", "period_to", "updated_since")])
+    def list(self, request, *args, **kwargs) -> Response:
+        return super().list(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet[Actual]:
+        params = self.request.query_params
+        qs = Actual.objects.filter(node__in=nodes_for(self.request.user)).select_related("node__tree", "updated_by")
+        if params.get("tree"):
+            qs = qs.filter(node__tree__code=params["tree"])
+        if params.get("node"):
+            qs = qs.filter(node__code=params["node"])
+        if params.get("engagement"):
+            qs = qs.filter(node__engagement__in=engagements_for(self.request.user).filter(code=params["engagement"]))
+        qs = _period_filters(self.request, qs)
+        since = parse_updated_since(self.request)
+        return qs.filter(updated_at__gt=since) if since else qs
+
+
+class ActualRowSerializer(serializers.Serializer):
+    tree = serializers.CharField()
+    node = serializers.CharField()
+    period = serializers.CharField(help_text="YYYY-MM")
+    value = serializers.FloatField()
+    comment = serializers.CharField(allow_blank=True, required=False)
+
+
+@extend_schema(
+    request=ActualRowSerializer(many=True),
+    responses={200: inline_serializer("ActualsBulkResult", {"created": serializers.IntegerField(), "updated": serializers.IntegerField(), "unchanged": serializers.IntegerField()})},
+)
+@api_view(["POST"])
+def actuals_bulk(request) -> Response:
+    """Upsert actuals by (tree, node, period): all rows or none, every bad row listed by index."""
+    try:
+        result = services.actuals_record(user=request.user, rows=request.data, channel="api")
+    except services.RecordError as exc:
+        return record_error_response(exc)
+    return Response(result.as_dict())
+
+
+class RollupView(TreeScopedMixin, APIView):
+    """Computed values of every visible node for one period and grain."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("period", str, required=True, description="YYYY-MM (any month of the quarter/year)"),
+            OpenApiParameter("grain", str, enum=["month", "quarter", "year"]),
+        ],
+        responses=OpenApiTypes.OBJECT,
+    )
+    def get(self, request, tree_code: str) -> Response:
+        tree = self.tree()
+        grain = request.query_params.get("grain", "month")
+        period = services.parse_period(request.query_params.get("period", ""))
+        errors = []
+        if grain not in Grain.values:
+            errors.append({"field": "grain", "message": str(_("grain must be month, quarter or year."))})
+        if period is None:
+            errors.append({"field": "period", "message": str(_("Write the month as YYYY-MM."))})
+        if errors:
+            return Response({"errors": errors}, status=400)
+        start = engine.period_start(period, grain, tree.fiscal_year_start)
+        nodes = nodes_for(request.user).filter(tree=tree)
+        rows = {
+            r["node_id"]: r
+            for r in Rollup.objects.filter(tree=tree, grain=grain, period=start, node__in=nodes).values(
+                "node_id", "actual", "target", "achievement", "status"
+            )
+        }
+        out = []
+        for node_id, code, rollup in nodes.order_by("position", "id").values_list("id", "code", "rollup"):
+            r = rows.get(node_id, {})
+            out.append({
+                "node": code,
+                "actual": r.get("actual"),
+                "target": r.get("target"),
+                "achievement": None if r.get("achievement") is None else round(r["achievement"], 4),
+                "status": r.get("status", "none"),
+                "computed": rollup != "input",
+            })
+        return Response({
+            "tree": tree.code,
+            "period": f"{start:%Y-%m}",
+            "grain": grain,
+            "computed_at": tree.computed_at.isoformat() if tree.computed_at else None,
+            "stale": tree.is_stale,
+            "nodes": out,
+        })
+
+
+router.register("trees", TreeViewSet, basename="tree")
+router.register(r"trees/(?P<tree_code>[A-Za-z0-9._-]+)/nodes", NodeViewSet, basename="tree-node")
+router.register("actuals", ActualViewSet, basename="actual")

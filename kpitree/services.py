@@ -1,0 +1,693 @@
+"""Every write to trees, nodes, targets and actuals goes through these functions.
+
+One write path per kind of data: the browser, file uploads, the API and the admin all call
+`actuals_record` / `targets_record` / `node_*`, so no channel can skip validation, locking or the
+audit. Writes bump the tree's data_version and, on commit, enqueue one recompute of the tree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from engagements.models import Role, Submission, SubmissionStatus
+from kpi_planner.access import can_manage, can_write_actual, nodes_for, role_of, trees_for
+from kpi_planner.models import Tombstone
+from kpitree import engine
+from kpitree.bulk import insert_rows
+from kpitree.formula import FormulaError, parse_formula
+from kpitree.models import (
+    Actual,
+    Node,
+    Rationale,
+    Rollup,
+    RollupRule,
+    Target,
+    TimeAggregation,
+    Tree,
+    ValueAudit,
+)
+
+PERIOD_RE = re.compile(r"^(\d{4})-(\d{2})$")
+CHUNK = 2000
+
+
+def parse_period(value: Any) -> dt.date | None:
+    """'2026-04' → date(2026, 4, 1); None when it is not a YYYY-MM month."""
+    if not isinstance(value, str):
+        return None
+    match = PERIOD_RE.match(value.strip())
+    if not match:
+        return None
+    year, month = int(match[1]), int(match[2])
+    if not (1 <= month <= 12 and 1900 <= year <= 2999):
+        return None
+    return dt.date(year, month, 1)
+
+
+def parse_number(value: Any) -> float | None:
+    """A finite number from JSON (int/float) or text ('1234.5'); None otherwise."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return None
+    else:
+        return None
+    return number if math.isfinite(number) else None
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged}
+
+
+class RecordError(Exception):
+    """Some rows are invalid; nothing was written. `errors` lists every problem by row index."""
+
+    def __init__(self, errors: list[dict]) -> None:
+        super().__init__(f"{len(errors)} invalid row(s)")
+        self.errors = errors
+
+    @property
+    def only_locked(self) -> bool:
+        return all(e.get("code") == "locked" for e in self.errors)
+
+
+def _error(index: int, field: str | None, message: str, code: str = "invalid") -> dict:
+    return {"index": index, "field": field, "message": message, "code": code}
+
+
+# -- actuals and targets ------------------------------------------------------------------------
+
+
+@dataclass
+class _Row:
+    index: int
+    node_id: int
+    tree_id: int
+    period: dt.date
+    value: float
+    text: str
+
+
+def actuals_record(*, user, rows: Sequence[Mapping], channel: str) -> RecordResult:
+    """Upsert actuals `{"tree", "node", "period", "value", "comment"}`: all rows or none.
+
+    Rejects (every bad row, by index): unknown or invisible tree/node, a node that is not an
+    input, a malformed period or one outside the tree, a non-numeric or non-finite value, a node
+    the user may not write, and a month locked by an approved submission.
+    """
+    if role_of(user) not in (Role.MANAGER, Role.VENDOR):
+        raise RecordError([_error(0, None, _("Your role cannot enter actuals."), "forbidden")])
+    rows = _as_rows(rows)
+    trees = {t.code: t for t in trees_for(user).filter(code__in={_s(r.get("tree")) for r in rows})}
+    node_info = _visible_nodes(user, [t.pk for t in trees.values()])
+    valid: list[_Row] = []
+    errors: list[dict] = []
+    engagement_months: dict[int, set] = {}
+    for i, row in enumerate(rows):
+        tree = trees.get(_s(row.get("tree")))
+        if tree is None:
+            errors.append(
+                _error(i, "tree", _("Unknown tree “%(code)s”.") % {"code": row.get("tree")})
+            )
+            continue
+        info = node_info.get((tree.pk, _s(row.get("node"))))
+        period = parse_period(row.get("period"))
+        value = parse_number(row.get("value"))
+        comment = row.get("comment") or ""
+        problems = []
+        if info is None:
+            problems.append(
+                _error(
+                    i,
+                    "node",
+                    _("Unknown node “%(code)s” in tree %(tree)s.")
+                    % {"code": row.get("node"), "tree": tree.code},
+                )
+            )
+        elif info["rollup"] != RollupRule.INPUT:
+            problems.append(
+                _error(
+                    i,
+                    "node",
+                    _("“%(code)s” is computed from other KPIs; enter its inputs instead.")
+                    % {"code": info["code"]},
+                )
+            )
+        elif not can_write_actual(user, None, info["engagement__vendor_id"]):
+            problems.append(
+                _error(
+                    i,
+                    "node",
+                    _("You may not enter actuals for “%(code)s”.") % {"code": info["code"]},
+                    "forbidden",
+                )
+            )
+        problems += _check_period(i, row.get("period"), period, tree)
+        if value is None:
+            problems.append(_error(i, "value", _("The value must be a finite number.")))
+        if not isinstance(comment, str) or len(comment) > 4000:
+            problems.append(
+                _error(i, "comment", _("The comment must be text of at most 4,000 characters."))
+            )
+        if problems:
+            errors += problems
+            continue
+        if info["engagement_id"]:
+            engagement_months.setdefault(info["engagement_id"], set()).add(period)
+        valid.append(_Row(i, info["id"], tree.pk, period, value, comment))
+    errors += _check_duplicates(valid)
+    errors += _check_locks(valid, node_info, engagement_months)
+    if errors:
+        raise RecordError(sorted(errors, key=lambda e: e["index"]))
+    return _write(Actual, ValueAudit.Kind.ACTUAL, "comment", valid, user, channel)
+
+
+def targets_record(*, user, tree: Tree, rows: Sequence[Mapping], channel: str) -> RecordResult:
+    """Upsert targets `{"node", "period", "value", "rationale"}` of one tree: all rows or none."""
+    if not can_manage(user):
+        raise RecordError([_error(0, None, _("Only managers may set targets."), "forbidden")])
+    rows = _as_rows(rows)
+    codes = dict(Node.objects.filter(tree=tree).values_list("code", "id"))
+    valid, errors = [], []
+    for i, row in enumerate(rows):
+        node_id = codes.get(_s(row.get("node")))
+        period = parse_period(row.get("period"))
+        value = parse_number(row.get("value"))
+        rationale = row.get("rationale") or ""
+        problems = []
+        if node_id is None:
+            problems.append(
+                _error(
+                    i,
+                    "node",
+                    _("Unknown node “%(code)s” in tree %(tree)s.")
+                    % {"code": row.get("node"), "tree": tree.code},
+                )
+            )
+        problems += _check_period(i, row.get("period"), period, tree)
+        if value is None:
+            problems.append(_error(i, "value", _("The value must be a finite number.")))
+        if rationale not in Rationale.values and rationale != "":
+            problems.append(
+                _error(
+                    i,
+                    "rationale",
+                    _("The rationale must be one of: %(choices)s.")
+                    % {"choices": ", ".join(Rationale.values)},
+                )
+            )
+        if problems:
+            errors += problems
+            continue
+        valid.append(_Row(i, node_id, tree.pk, period, value, rationale))
+    errors += _check_duplicates(valid)
+    if errors:
+        raise RecordError(sorted(errors, key=lambda e: e["index"]))
+    return _write(Target, ValueAudit.Kind.TARGET, "rationale", valid, user, channel)
+
+
+def _s(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _as_rows(rows: Any) -> list[Mapping]:
+    if not isinstance(rows, list | tuple) or not all(isinstance(r, Mapping) for r in rows):
+        raise RecordError([_error(0, None, _("Send a list of rows (JSON objects)."))])
+    if not rows:
+        raise RecordError([_error(0, None, _("There are no rows to save."))])
+    return list(rows)
+
+
+def _visible_nodes(user, tree_ids: list[int]) -> dict[tuple[int, str], dict]:
+    fields = ("id", "code", "tree_id", "rollup", "engagement_id", "engagement__vendor_id")
+    qs = nodes_for(user).filter(tree_id__in=tree_ids).values(*fields)
+    return {(n["tree_id"], n["code"]): n for n in qs}
+
+
+def _check_period(i: int, raw: Any, period: dt.date | None, tree: Tree) -> list[dict]:
+    if period is None:
+        return [
+            _error(i, "period", _("“%(value)s” is not a month: write YYYY-MM.") % {"value": raw})
+        ]
+    if not (tree.start_month <= period <= tree.end_month):
+        return [
+            _error(
+                i,
+                "period",
+                _("%(period)s is outside the plan (%(start)s to %(end)s).")
+                % {
+                    "period": raw,
+                    "start": f"{tree.start_month:%Y-%m}",
+                    "end": f"{tree.end_month:%Y-%m}",
+                },
+            )
+        ]
+    return []
+
+
+def _check_duplicates(valid: list[_Row]) -> list[dict]:
+    seen: dict[tuple[int, dt.date], int] = {}
+    errors = []
+    for r in valid:
+        key = (r.node_id, r.period)
+        if key in seen:
+            errors.append(
+                _error(
+                    r.index, "period", _("Same node and month as row %(row)s.") % {"row": seen[key]}
+                )
+            )
+        else:
+            seen[key] = r.index
+    return errors
+
+
+def _check_locks(
+    valid: list[_Row], node_info: dict, engagement_months: dict[int, set]
+) -> list[dict]:
+    if not engagement_months:
+        return []
+    periods = set().union(*engagement_months.values())
+    locked = set(
+        Submission.objects.filter(
+            engagement_id__in=engagement_months,
+            period__in=periods,
+            status=SubmissionStatus.APPROVED,
+        ).values_list("engagement_id", "period")
+    )
+    if not locked:
+        return []
+    engagement_of = {info["id"]: info["engagement_id"] for info in node_info.values()}
+    return [
+        _error(
+            r.index,
+            "period",
+            _("%(period)s is approved and locked; ask a manager to reopen it.")
+            % {"period": f"{r.period:%Y-%m}"},
+            "locked",
+        )
+        for r in valid
+        if (engagement_of.get(r.node_id), r.period) in locked
+    ]
+
+
+def _write(
+    model, kind: str, text_field: str, valid: list[_Row], user, channel: str
+) -> RecordResult:
+    now = timezone.now()
+    node_ids = sorted({r.node_id for r in valid})
+    periods = {r.period for r in valid}
+    with transaction.atomic():
+        existing = {}
+        for start in range(0, len(node_ids), CHUNK):
+            chunk = node_ids[start : start + CHUNK]
+            for obj in model.objects.filter(
+                node_id__in=chunk, period__in=periods
+            ).select_for_update():
+                existing[(obj.node_id, obj.period)] = obj
+        new_rows, changed, audit = [], [], []
+        for r in valid:
+            old = existing.get((r.node_id, r.period))
+            if old is None:
+                new_rows.append(r)
+                audit.append(
+                    (kind, r.node_id, r.period, None, r.value, "", r.text, user.pk, now, channel)
+                )
+            elif old.value != r.value or getattr(old, text_field) != r.text:
+                audit.append(
+                    (
+                        kind,
+                        r.node_id,
+                        r.period,
+                        old.value,
+                        r.value,
+                        getattr(old, text_field),
+                        r.text,
+                        user.pk,
+                        now,
+                        channel,
+                    )
+                )
+                old.value, old.updated_at, old.updated_by_id = r.value, now, user.pk
+                setattr(old, text_field, r.text)
+                if model is Actual:
+                    old.channel = channel
+                changed.append(old)
+        if model is Actual:
+            insert_rows(
+                Actual,
+                [
+                    "node",
+                    "period",
+                    "value",
+                    "comment",
+                    "status",
+                    "channel",
+                    "updated_at",
+                    "updated_by",
+                ],
+                [
+                    (r.node_id, r.period, r.value, r.text, "draft", channel, now, user.pk)
+                    for r in new_rows
+                ],
+            )
+            update_fields = ["value", "comment", "channel", "updated_at", "updated_by"]
+        else:
+            insert_rows(
+                Target,
+                ["node", "period", "value", "rationale", "updated_at", "updated_by"],
+                [(r.node_id, r.period, r.value, r.text, now, user.pk) for r in new_rows],
+            )
+            update_fields = ["value", "rationale", "updated_at", "updated_by"]
+        if changed:
+            model.objects.bulk_update(changed, update_fields, batch_size=1000)
+        insert_rows(
+            ValueAudit,
+            [
+                "kind",
+                "node",
+                "period",
+                "old_value",
+                "new_value",
+                "old_text",
+                "new_text",
+                "user",
+                "at",
+                "channel",
+            ],
+            audit,
+        )
+        if new_rows or changed:
+            mark_stale({r.tree_id for r in valid})
+    return RecordResult(len(new_rows), len(changed), len(valid) - len(new_rows) - len(changed))
+
+
+def mark_stale(tree_ids: Iterable[int]) -> None:
+    """Bump the trees' data version and, once the transaction commits, enqueue a recompute each."""
+    from kpitree.tasks import recompute_tree
+
+    ids = sorted(set(tree_ids))
+    Tree.objects.filter(pk__in=ids).update(data_version=F("data_version") + 1)
+    for tree_id in ids:
+        transaction.on_commit(lambda tree_id=tree_id: recompute_tree.delay(tree_id))
+
+
+# -- trees and nodes ----------------------------------------------------------------------------
+
+NODE_FIELDS = (
+    "code",
+    "name",
+    "kind",
+    "parent",
+    "engagement",
+    "owner",
+    "definition",
+    "unit",
+    "direction",
+    "time_aggregation",
+    "rollup",
+    "formula",
+    "weight",
+    "perspective",
+    "result_type",
+    "importance",
+    "benchmark",
+    "benchmark_source",
+    "review_cadence",
+    "green_threshold",
+    "amber_threshold",
+    "position",
+)
+
+
+@transaction.atomic
+def node_save(*, user, node: Node, data: Mapping[str, Any]) -> Node:
+    """Create (node.pk is None) or change a node, validating the tree's rules; then recompute."""
+    if not can_manage(user):
+        raise ValidationError(_("Only managers may change KPI trees."))
+    old = Node.objects.filter(pk=node.pk).values("code", "parent_id").first() if node.pk else None
+    for name, value in data.items():
+        if name not in NODE_FIELDS:
+            raise ValidationError({name: _("Unknown field.")})
+        setattr(node, name, value)
+    errors: dict[str, list[str]] = {}
+    try:
+        node.full_clean(validate_unique=True)
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    errors_extra = _node_rule_errors(node, old)
+    for key, messages in errors_extra.items():
+        errors.setdefault(key, []).extend(messages)
+    if errors:
+        raise ValidationError(errors)
+    node.save()
+    mark_stale([node.tree_id])
+    return node
+
+
+def _node_rule_errors(node: Node, old: dict | None) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+
+    def add(field: str, message: str) -> None:
+        errors.setdefault(field, []).append(message)
+
+    if node.parent_id is not None:
+        parent = node.parent
+        if parent.tree_id != node.tree_id:
+            add("parent", _("The parent must be in the same tree."))
+        elif node.pk and _is_descendant_or_self(parent, node.pk):
+            add(
+                "parent",
+                _(
+                    "A node cannot move under itself or one of its descendants (that would make a cycle)."
+                ),
+            )
+    if node.rollup == RollupRule.FORMULA and node.formula.strip():
+        children = list(node.children.values_list("code", flat=True)) if node.pk else []
+        try:
+            parse_formula(node.formula, children)
+        except FormulaError as exc:
+            add("formula", exc.message)
+    elif node.rollup != RollupRule.FORMULA and node.formula.strip():
+        add("formula", _("Only a node whose rollup is “formula” has a formula."))
+    if node.time_aggregation == TimeAggregation.RECOMPUTE and node.rollup != RollupRule.FORMULA:
+        add("time_aggregation", _("“recompute” is only for formula nodes."))
+    if (
+        node.green_threshold is not None
+        and node.amber_threshold is not None
+        and node.amber_threshold > node.green_threshold
+    ):
+        add("amber_threshold", _("The amber threshold must not be above the green one."))
+    # A parent's formula may name this node: renaming or moving it away would break it.
+    if old and old["parent_id"] and (old["code"] != node.code or old["parent_id"] != node.parent_id):
+        former = Node.objects.get(pk=old["parent_id"])
+        if former.rollup == RollupRule.FORMULA and old["code"] in _formula_names(former.formula):
+            field = "code" if old["code"] != node.code else "parent"
+            add(
+                field,
+                _("“%(code)s” is used in the formula of %(parent)s; change that formula first.")
+                % {"code": old["code"], "parent": former.code},
+            )
+    return errors
+
+
+def _formula_names(text: str) -> frozenset[str]:
+    try:
+        return parse_formula(text).names if text.strip() else frozenset()
+    except FormulaError:
+        return frozenset()
+
+
+def _is_descendant_or_self(candidate: Node, ancestor_id: int) -> bool:
+    current: Node | None = candidate
+    seen = set()
+    while current is not None and current.pk not in seen:
+        if current.pk == ancestor_id:
+            return True
+        seen.add(current.pk)
+        current = current.parent
+    return False
+
+
+def subtree_ids(node: Node) -> list[int]:
+    parent_of = dict(Node.objects.filter(tree_id=node.tree_id).values_list("id", "parent_id"))
+    children: dict[int, list[int]] = {}
+    for child, parent in parent_of.items():
+        children.setdefault(parent, []).append(child)
+    out, stack = [], [node.pk]
+    while stack:
+        current = stack.pop()
+        out.append(current)
+        stack.extend(children.get(current, []))
+    return out
+
+
+@transaction.atomic
+def node_delete(*, user, node: Node) -> dict[str, int]:
+    """Delete a node with its subtree; refused while the parent's formula names it."""
+    if not can_manage(user):
+        raise ValidationError(_("Only managers may change KPI trees."))
+    parent = node.parent
+    if (
+        parent is not None
+        and parent.rollup == RollupRule.FORMULA
+        and node.code in _formula_names(parent.formula)
+    ):
+        raise ValidationError(
+            {
+                "code": _(
+                    "“%(code)s” is used in the formula of %(parent)s; change that formula first."
+                )
+                % {"code": node.code, "parent": parent.code}
+            }
+        )
+    ids = subtree_ids(node)
+    counts = {
+        "nodes": len(ids),
+        "actuals": Actual.objects.filter(node_id__in=ids).count(),
+        "targets": Target.objects.filter(node_id__in=ids).count(),
+    }
+    codes = list(Node.objects.filter(pk__in=ids).values_list("code", flat=True))
+    Tombstone.objects.bulk_create(
+        [Tombstone(kind="node", scope=node.tree.code, code=c) for c in codes]
+    )
+    Node.objects.filter(pk__in=ids).delete()
+    mark_stale([node.tree_id])
+    return counts
+
+
+# -- recompute ----------------------------------------------------------------------------------
+
+
+def tree_recompute(*, tree_id: int) -> dict[str, Any]:
+    """Recompute every rollup row of a tree. Idempotent: the same data gives the same rows."""
+    tree = Tree.objects.filter(pk=tree_id).first()
+    if tree is None:
+        return {"tree": tree_id, "skipped": "deleted"}
+    version = tree.data_version
+    months = engine.month_range(tree.start_month, tree.end_month)
+    nodes = list(
+        Node.objects.filter(tree=tree)
+        .order_by("id")
+        .values_list(
+            "id",
+            "code",
+            "parent__code",
+            "rollup",
+            "formula",
+            "weight",
+            "time_aggregation",
+            "direction",
+            "green_threshold",
+            "amber_threshold",
+        )
+    )
+    specs = [
+        engine.NodeSpec(
+            code=c,
+            parent=p,
+            rollup=r,
+            formula=f,
+            weight=w,
+            time_aggregation=ta,
+            direction=d,
+            green=g,
+            amber=a,
+        )
+        for _id, c, p, r, f, w, ta, d, g, a in nodes
+    ]
+    plan = engine.TreePlan.build(specs, green=tree.green_threshold, amber=tree.amber_threshold)
+    position = {node_id: i for i, (node_id, *_rest) in enumerate(nodes)}
+    column = {m: j for j, m in enumerate(months)}
+    actual = _value_matrix(Actual, tree, position, column, len(months))
+    target = _value_matrix(Target, tree, position, column, len(months))
+    results = engine.compute(plan, months, actual, target, fiscal_year_start=tree.fiscal_year_start)
+    now = timezone.now()
+    ids = np.array([node_id for node_id, *_rest in nodes], dtype=np.int64)
+    rows = []
+    for grain, r in results.items():
+        p = len(r.periods)
+        node_col = np.repeat(ids, p).tolist()
+        period_col = r.periods * len(ids)
+        statuses = engine.STATUS_NAMES[r.status.ravel()].tolist()
+        rows.extend(
+            zip(
+                [tree.pk] * len(node_col),
+                node_col,
+                [grain] * len(node_col),
+                period_col,
+                _nullable(r.actual),
+                _nullable(r.target),
+                _nullable(r.achievement),
+                statuses,
+                [now] * len(node_col),
+                strict=True,
+            )
+        )
+    with transaction.atomic():
+        Rollup.objects.filter(tree=tree).delete()
+        insert_rows(
+            Rollup,
+            [
+                "tree",
+                "node",
+                "grain",
+                "period",
+                "actual",
+                "target",
+                "achievement",
+                "status",
+                "computed_at",
+            ],
+            rows,
+        )
+        Tree.objects.filter(pk=tree.pk, computed_version__lt=version).update(
+            computed_version=version, computed_at=now
+        )
+    return {"tree": tree.code, "nodes": len(nodes), "rows": len(rows), "version": version}
+
+
+def _nullable(matrix: np.ndarray) -> list[float | None]:
+    flat = matrix.ravel().astype(object)
+    flat[np.isnan(matrix.ravel())] = None
+    return flat.tolist()
+
+
+def _value_matrix(model, tree: Tree, position: dict, column: dict, n_months: int) -> np.ndarray:
+    out = np.full((len(position), n_months), np.nan)
+    qs = model.objects.filter(
+        node__tree=tree, period__gte=tree.start_month, period__lte=tree.end_month
+    )
+    for node_id, period, value in qs.values_list("node_id", "period", "value").iterator(
+        chunk_size=10000
+    ):
+        out[position[node_id], column[period]] = value
+    return out
+
+
+def stale_tree_ids() -> list[int]:
+    return list(
+        Tree.objects.filter(computed_version__lt=F("data_version")).values_list("pk", flat=True)
+    )

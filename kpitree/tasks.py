@@ -1,0 +1,20 @@
+"""Celery tasks of the KPI tree: thin wrappers around kpitree.services."""
+
+from celery import shared_task
+
+from kpitree import services
+
+
+@shared_task(name="kpitree.recompute_tree", acks_late=True, reject_on_worker_lost=True)
+def recompute_tree(tree_id: int) -> dict:
+    """Recompute one tree's rollups. Idempotent, so a redelivery after a crash is harmless."""
+    return services.tree_recompute(tree_id=tree_id)
+
+
+@shared_task(name="kpitree.recompute_stale")
+def recompute_stale() -> list[int]:
+    """Beat sweep: enqueue a recompute for every tree whose rollups are behind its data."""
+    ids = services.stale_tree_ids()
+    for tree_id in ids:
+        recompute_tree.delay(tree_id)
+    return ids
