@@ -83,7 +83,8 @@ class NodeSerializer(serializers.ModelSerializer):
             "code", "name", "kind", "parent", "engagement", "owner", "definition", "unit",
             "direction", "time_aggregation", "rollup", "formula", "weight", "perspective",
             "result_type", "importance", "benchmark", "benchmark_source", "review_cadence",
-            "green_threshold", "amber_threshold", "position", "updated_at",
+            "green_threshold", "amber_threshold", "okr_objective", "source", "template_code",
+            "position", "updated_at",
         ]
         read_only_fields = ["updated_at"]
         # Uniqueness and every other rule are checked once, in services.node_save.

@@ -85,6 +85,14 @@ class ResultType(models.TextChoices):
     OUTCOME = "outcome", _("Outcome")
 
 
+class Source(models.TextChoices):
+    """Where an input node's actuals come from: entered by people, or fed by the app itself."""
+
+    MANUAL = "", _("Entered by people")
+    PROPOSAL_COUNT = "proposal_count", _("Improvement proposals submitted (count)")
+    PROPOSAL_ADOPTION = "proposal_adoption", _("Improvement proposals adopted (%)")
+
+
 class Node(models.Model):
     tree = models.ForeignKey(Tree, on_delete=models.CASCADE, related_name="nodes")
     code = CodeField()
@@ -139,6 +147,20 @@ class Node(models.Model):
     )
     green_threshold = models.FloatField(_("green from (%)"), null=True, blank=True)
     amber_threshold = models.FloatField(_("amber from (%)"), null=True, blank=True)
+    okr_objective = models.TextField(
+        _("OKR objective"),
+        blank=True,
+        help_text=_("The ambitious objective shared with the vendor that this KGI/KPI serves."),
+    )
+    source = models.CharField(
+        _("source of actuals"), max_length=32, choices=Source.choices, blank=True, default=""
+    )
+    template_code = models.CharField(
+        _("template code"),
+        max_length=64,
+        blank=True,
+        help_text=_("Catalogue code of the KPI this node was made from; lets vendors be compared."),
+    )
     position = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)

@@ -438,6 +438,9 @@ NODE_FIELDS = (
     "review_cadence",
     "green_threshold",
     "amber_threshold",
+    "okr_objective",
+    "source",
+    "template_code",
     "position",
 )
 

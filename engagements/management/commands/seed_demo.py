@@ -9,10 +9,14 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options) -> None:
+        from kpitree.demo import seed_trees
+
         counts = demo.seed_accounts_and_engagements()
+        counts.update(seed_trees())
         self.stdout.write(
             self.style.SUCCESS(
-                "Demo data ready: {vendors} vendors, {engagements} engagements, {users} accounts.".format(
+                "Demo data ready: {vendors} vendors, {engagements} engagements, {users} accounts, "
+                "{trees} KPI trees with {nodes} nodes.".format(
                     **counts
                 )
             )
