@@ -171,11 +171,30 @@ class SyncMixin:
         return response
 
     def update(self, request, *args, **kwargs) -> Response:
-        # Checked before validation: serializers may set the new values on the instance.
         check_if_match(request, self.get_object())
         response = super().update(request, *args, **kwargs)
-        response["ETag"] = etag_of(self.get_object())
+        # Not get_object(): the URL may name the old code of an object just renamed.
+        saved = getattr(self, "_saved", None) or self.get_object()
+        response["ETag"] = etag_of(type(saved)._default_manager.get(pk=saved.pk))
         return response
+
+    def perform_update(self, serializer) -> None:
+        """Save; a renamed object leaves a tombstone under its old code, and vendors that can no
+        longer see it (e.g. an engagement moved to another vendor) get one too."""
+        old_code = _natural_key(serializer.instance)
+        old_vendors = self.tombstone_vendor_ids(serializer.instance)
+        with transaction.atomic():
+            super().perform_update(serializer)
+            self._saved = serializer.instance
+            if _natural_key(self._saved) != old_code:
+                write_tombstones(
+                    self.tombstone_kind, self.tombstone_scope(), [old_code], old_vendors
+                )
+            else:
+                lost = old_vendors - self.tombstone_vendor_ids(self._saved)
+                write_tombstones(
+                    self.tombstone_kind, self.tombstone_scope(), [old_code], lost, plain=False
+                )
 
     def perform_destroy(self, instance) -> None:
         check_if_match(self.request, instance)
@@ -196,9 +215,10 @@ def write_tombstones(
     """Record deleted `codes`: the plain tombstones (unless `plain` is False) and one copy per
     vendor in `vendor_ids`."""
     kinds = ([kind] if plain else []) + [vendor_tombstone_kind(kind, v) for v in sorted(vendor_ids)]
-    Tombstone.objects.bulk_create(
-        [Tombstone(kind=k, scope=scope, code=c) for k in kinds for c in codes]
-    )
+    if kinds and codes:
+        Tombstone.objects.bulk_create(
+            [Tombstone(kind=k, scope=scope, code=c) for k in kinds for c in codes]
+        )
 
 
 def _natural_key(instance) -> str:

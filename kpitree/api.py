@@ -39,8 +39,17 @@ class TreeSerializer(ValidatedModelSerializer):
     class Meta:
         model = Tree
         fields = [
-            "code", "name", "description", "start_month", "end_month", "fiscal_year_start",
-            "green_threshold", "amber_threshold", "score_cap", "updated_at", "computed_at",
+            "code",
+            "name",
+            "description",
+            "start_month",
+            "end_month",
+            "fiscal_year_start",
+            "green_threshold",
+            "amber_threshold",
+            "score_cap",
+            "updated_at",
+            "computed_at",
         ]
         read_only_fields = ["updated_at", "computed_at"]
 
@@ -49,13 +58,37 @@ class TreeSerializer(ValidatedModelSerializer):
         start = attrs.get("start_month", getattr(self.instance, "start_month", None))
         end = attrs.get("end_month", getattr(self.instance, "end_month", None))
         if start and end and end < start:
-            raise serializers.ValidationError({"end_month": _("The last month is before the first month.")})
+            raise serializers.ValidationError(
+                {"end_month": _("The last month is before the first month.")}
+            )
         if start and end and (end.year - start.year) * 12 + end.month - start.month >= 120:
-            raise serializers.ValidationError({"end_month": _("A plan may span at most 120 months.")})
+            raise serializers.ValidationError(
+                {"end_month": _("A plan may span at most 120 months.")}
+            )
+        green = attrs.get("green_threshold", getattr(self.instance, "green_threshold", 100))
+        amber = attrs.get("amber_threshold", getattr(self.instance, "amber_threshold", 90))
+        if amber > green:
+            raise serializers.ValidationError(
+                {"amber_threshold": _("The amber threshold must not be above the green one.")}
+            )
         return attrs
 
 
+# Tree fields the rollups depend on (a change to one of them queues a recompute).
+RECOMPUTE_FIELDS = (
+    "start_month",
+    "end_month",
+    "fiscal_year_start",
+    "green_threshold",
+    "amber_threshold",
+    "score_cap",
+)
+
+
 class TreeViewSet(SyncMixin, viewsets.ModelViewSet):
+    """KPI trees (plans), addressed by code; months are "YYYY-MM". Lists take
+    `?updated_since=` (deletions as tombstones); single objects carry an ETag."""
+
     serializer_class = TreeSerializer
     permission_classes = [IsManagerOrReadOnly]
     pagination_class = CodeCursorPagination
@@ -66,25 +99,60 @@ class TreeViewSet(SyncMixin, viewsets.ModelViewSet):
     def get_queryset(self) -> QuerySet[Tree]:
         return trees_for(self.request.user)
 
+    def perform_update(self, serializer: TreeSerializer) -> None:
+        before = {f: getattr(serializer.instance, f) for f in RECOMPUTE_FIELDS}
+        super().perform_update(serializer)
+        tree = serializer.instance
+        if any(getattr(tree, f) != value for f, value in before.items()):
+            # The months, fiscal year or thresholds changed: the rollups must follow.
+            services.mark_stale([tree.pk])
+
     def tombstone_vendor_ids(self, instance: Tree) -> set[int]:
         # The vendors that saw the tree: those owning one of its nodes.
         return set(
-            instance.nodes.filter(engagement__isnull=False).values_list("engagement__vendor_id", flat=True)
+            instance.nodes.filter(engagement__isnull=False).values_list(
+                "engagement__vendor_id", flat=True
+            )
         )
 
 
 class NodeSerializer(serializers.ModelSerializer):
-    parent = serializers.CharField(allow_null=True, required=False, source="parent_code", default=None)
-    engagement = serializers.CharField(allow_null=True, required=False, source="engagement_code", default=None)
+    parent = serializers.CharField(
+        allow_null=True, required=False, source="parent_code", default=None
+    )
+    engagement = serializers.CharField(
+        allow_null=True, required=False, source="engagement_code", default=None
+    )
 
     class Meta:
         model = Node
         fields = [
-            "code", "name", "kind", "parent", "engagement", "owner", "definition", "unit",
-            "direction", "time_aggregation", "rollup", "formula", "weight", "perspective",
-            "result_type", "importance", "benchmark", "benchmark_source", "review_cadence",
-            "green_threshold", "amber_threshold", "okr_objective", "source", "template_code",
-            "position", "updated_at",
+            "code",
+            "name",
+            "kind",
+            "parent",
+            "engagement",
+            "owner",
+            "definition",
+            "unit",
+            "direction",
+            "time_aggregation",
+            "rollup",
+            "formula",
+            "weight",
+            "perspective",
+            "result_type",
+            "importance",
+            "benchmark",
+            "benchmark_source",
+            "review_cadence",
+            "green_threshold",
+            "amber_threshold",
+            "okr_objective",
+            "source",
+            "template_code",
+            "position",
+            "updated_at",
         ]
         read_only_fields = ["updated_at"]
         # Uniqueness and every other rule are checked once, in services.node_save.
@@ -122,20 +190,29 @@ class NodeSerializer(serializers.ModelSerializer):
     def save(self, **kwargs) -> Node:
         node = self.instance or Node(tree=self.context["tree"])
         try:
-            self.instance = services.node_save(user=self.context["request"].user, node=node, data=self.validated_data)
+            self.instance = services.node_save(
+                user=self.context["request"].user, node=node, data=self.validated_data
+            )
         except DjangoValidationError as exc:
-            raise serializers.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages) from None
+            raise serializers.ValidationError(
+                exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+            ) from None
         return self.instance
 
 
 class TreeScopedMixin:
     def tree(self) -> Tree:
         if not hasattr(self, "_tree"):
-            self._tree = get_object_or_404(trees_for(self.request.user), code=self.kwargs["tree_code"])
+            self._tree = get_object_or_404(
+                trees_for(self.request.user), code=self.kwargs["tree_code"]
+            )
         return self._tree
 
 
 class NodeViewSet(TreeScopedMixin, SyncMixin, viewsets.ModelViewSet):
+    """The KGI/KPI nodes of a tree, addressed by code; `parent` and `engagement` are codes. A
+    formula that cannot parse, names a non-child or a move that makes a cycle answers 400."""
+
     serializer_class = NodeSerializer
     permission_classes = [IsManagerOrReadOnly]
     pagination_class = CodeCursorPagination
@@ -147,10 +224,19 @@ class NodeViewSet(TreeScopedMixin, SyncMixin, viewsets.ModelViewSet):
         return self.tree().code
 
     def get_queryset(self) -> QuerySet[Node]:
-        return nodes_for(self.request.user).filter(tree=self.tree()).select_related("parent", "engagement")
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no tree in the URL
+            return Node.objects.none()
+        return (
+            nodes_for(self.request.user)
+            .filter(tree=self.tree())
+            .select_related("parent", "engagement")
+        )
 
     def get_serializer_context(self) -> dict:
         return {**super().get_serializer_context(), "tree": self.tree()}
+
+    def tombstone_vendor_ids(self, instance: Node) -> set[int]:
+        return {instance.engagement.vendor_id} if instance.engagement_id else set()
 
     def perform_destroy(self, instance: Node) -> None:
         check_if_match(self.request, instance)
@@ -176,7 +262,11 @@ class TargetRowSerializer(serializers.Serializer):
 
 def record_error_response(exc: services.RecordError) -> Response:
     code = status.HTTP_409_CONFLICT if exc.only_locked else status.HTTP_400_BAD_REQUEST
-    if any(e.get("code") == "forbidden" and "index" in e for e in exc.errors) and len(exc.errors) == 1 and exc.errors[0]["field"] is None:
+    if (
+        any(e.get("code") == "forbidden" and "index" in e for e in exc.errors)
+        and len(exc.errors) == 1
+        and exc.errors[0]["field"] is None
+    ):
         code = status.HTTP_403_FORBIDDEN
     errors = [{k: v for k, v in e.items() if k != "code"} for e in exc.errors]
     return Response({"errors": errors}, status=code)
@@ -186,7 +276,11 @@ class TargetView(TreeScopedMixin, APIView):
     """GET the tree's targets; PUT a list of rows to upsert them (all or nothing)."""
 
     @extend_schema(
-        parameters=[OpenApiParameter("period_from", str), OpenApiParameter("period_to", str), OpenApiParameter("node", str)],
+        parameters=[
+            OpenApiParameter("period_from", str),
+            OpenApiParameter("period_to", str),
+            OpenApiParameter("node", str),
+        ],
         responses=TargetRowSerializer(many=True),
     )
     def get(self, request, tree_code: str) -> Response:
@@ -194,19 +288,40 @@ class TargetView(TreeScopedMixin, APIView):
         qs = _period_filters(request, qs)
         if request.query_params.get("node"):
             qs = qs.filter(node__code=request.query_params["node"])
-        rows = qs.order_by("node__code", "period").values("node__code", "period", "value", "rationale")
-        return Response([
-            {"node": r["node__code"], "period": f"{r['period']:%Y-%m}", "value": r["value"], "rationale": r["rationale"]}
-            for r in rows
-        ])
+        rows = qs.order_by("node__code", "period").values(
+            "node__code", "period", "value", "rationale"
+        )
+        return Response(
+            [
+                {
+                    "node": r["node__code"],
+                    "period": f"{r['period']:%Y-%m}",
+                    "value": r["value"],
+                    "rationale": r["rationale"],
+                }
+                for r in rows
+            ]
+        )
 
-    @extend_schema(request=TargetRowSerializer(many=True), responses=inline_serializer("RecordResult", {"created": serializers.IntegerField(), "updated": serializers.IntegerField(), "unchanged": serializers.IntegerField()}))
+    @extend_schema(
+        request=TargetRowSerializer(many=True),
+        responses=inline_serializer(
+            "RecordResult",
+            {
+                "created": serializers.IntegerField(),
+                "updated": serializers.IntegerField(),
+                "unchanged": serializers.IntegerField(),
+            },
+        ),
+    )
     def put(self, request, tree_code: str) -> Response:
         tree = self.tree()
         if not can_manage(request.user):
             raise exceptions.PermissionDenied(_("Only managers may set targets."))
         try:
-            result = services.targets_record(user=request.user, tree=tree, rows=request.data, channel="api")
+            result = services.targets_record(
+                user=request.user, tree=tree, rows=request.data, channel="api"
+            )
         except services.RecordError as exc:
             return record_error_response(exc)
         return Response(result.as_dict())
@@ -231,7 +346,17 @@ class ActualSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Actual
-        fields = ["tree", "node", "period", "value", "comment", "status", "channel", "updated_at", "updated_by"]
+        fields = [
+            "tree",
+            "node",
+            "period",
+            "value",
+            "comment",
+            "status",
+            "channel",
+            "updated_at",
+            "updated_by",
+        ]
 
 
 class ActualViewSet(viewsets.ReadOnlyModelViewSet):
@@ -240,19 +365,30 @@ class ActualViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = ActualSerializer
     pagination_class = CodeCursorPagination
 
-    @extend_schema(parameters=[OpenApiParameter(n, str) for n in ("tree", "node", "engagement", "period_from", "period_to", "updated_since")])
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(n, str)
+            for n in ("tree", "node", "engagement", "period_from", "period_to", "updated_since")
+        ]
+    )
     def list(self, request, *args, **kwargs) -> Response:
         return super().list(request, *args, **kwargs)
 
     def get_queryset(self) -> QuerySet[Actual]:
         params = self.request.query_params
-        qs = Actual.objects.filter(node__in=nodes_for(self.request.user)).select_related("node__tree", "updated_by")
+        qs = Actual.objects.filter(node__in=nodes_for(self.request.user)).select_related(
+            "node__tree", "updated_by"
+        )
         if params.get("tree"):
             qs = qs.filter(node__tree__code=params["tree"])
         if params.get("node"):
             qs = qs.filter(node__code=params["node"])
         if params.get("engagement"):
-            qs = qs.filter(node__engagement__in=engagements_for(self.request.user).filter(code=params["engagement"]))
+            qs = qs.filter(
+                node__engagement__in=engagements_for(self.request.user).filter(
+                    code=params["engagement"]
+                )
+            )
         qs = _period_filters(self.request, qs)
         since = parse_updated_since(self.request)
         return qs.filter(updated_at__gt=since) if since else qs
@@ -268,7 +404,16 @@ class ActualRowSerializer(serializers.Serializer):
 
 @extend_schema(
     request=ActualRowSerializer(many=True),
-    responses={200: inline_serializer("ActualsBulkResult", {"created": serializers.IntegerField(), "updated": serializers.IntegerField(), "unchanged": serializers.IntegerField()})},
+    responses={
+        200: inline_serializer(
+            "ActualsBulkResult",
+            {
+                "created": serializers.IntegerField(),
+                "updated": serializers.IntegerField(),
+                "unchanged": serializers.IntegerField(),
+            },
+        )
+    },
 )
 @api_view(["POST"])
 def actuals_bulk(request) -> Response:
@@ -285,7 +430,9 @@ class RollupView(TreeScopedMixin, APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("period", str, required=True, description="YYYY-MM (any month of the quarter/year)"),
+            OpenApiParameter(
+                "period", str, required=True, description="YYYY-MM (any month of the quarter/year)"
+            ),
             OpenApiParameter("grain", str, enum=["month", "quarter", "year"]),
         ],
         responses=OpenApiTypes.OBJECT,
@@ -296,7 +443,9 @@ class RollupView(TreeScopedMixin, APIView):
         period = services.parse_period(request.query_params.get("period", ""))
         errors = []
         if grain not in Grain.values:
-            errors.append({"field": "grain", "message": str(_("grain must be month, quarter or year."))})
+            errors.append(
+                {"field": "grain", "message": str(_("grain must be month, quarter or year."))}
+            )
         if period is None:
             errors.append({"field": "period", "message": str(_("Write the month as YYYY-MM."))})
         if errors:
@@ -305,31 +454,145 @@ class RollupView(TreeScopedMixin, APIView):
         nodes = nodes_for(request.user).filter(tree=tree)
         rows = {
             r["node_id"]: r
-            for r in Rollup.objects.filter(tree=tree, grain=grain, period=start, node__in=nodes).values(
-                "node_id", "actual", "target", "achievement", "status"
-            )
+            for r in Rollup.objects.filter(
+                tree=tree, grain=grain, period=start, node__in=nodes
+            ).values("node_id", "actual", "target", "achievement", "status")
         }
         out = []
-        for node_id, code, rollup in nodes.order_by("position", "id").values_list("id", "code", "rollup"):
+        for node_id, code, rollup in nodes.order_by("position", "id").values_list(
+            "id", "code", "rollup"
+        ):
             r = rows.get(node_id, {})
-            out.append({
-                "node": code,
-                "actual": r.get("actual"),
-                "target": r.get("target"),
-                "achievement": None if r.get("achievement") is None else round(r["achievement"], 4),
-                "status": r.get("status", "none"),
-                "computed": rollup != "input",
-            })
-        return Response({
-            "tree": tree.code,
-            "period": f"{start:%Y-%m}",
-            "grain": grain,
-            "computed_at": tree.computed_at.isoformat() if tree.computed_at else None,
-            "stale": tree.is_stale,
-            "nodes": out,
-        })
+            out.append(
+                {
+                    "node": code,
+                    "actual": r.get("actual"),
+                    "target": r.get("target"),
+                    "achievement": None
+                    if r.get("achievement") is None
+                    else round(r["achievement"], 4),
+                    "status": r.get("status", "none"),
+                    "computed": rollup != "input",
+                }
+            )
+        return Response(
+            {
+                "tree": tree.code,
+                "period": f"{start:%Y-%m}",
+                "grain": grain,
+                "computed_at": tree.computed_at.isoformat() if tree.computed_at else None,
+                "stale": tree.is_stale,
+                "nodes": out,
+            }
+        )
 
 
 router.register("trees", TreeViewSet, basename="tree")
 router.register(r"trees/(?P<tree_code>[A-Za-z0-9._-]+)/nodes", NodeViewSet, basename="tree-node")
 router.register("actuals", ActualViewSet, basename="actual")
+
+
+class LintView(TreeScopedMixin, APIView):
+    """Design findings of a tree (the pitfalls of DOMAIN.md), in the caller's language."""
+
+    @extend_schema(
+        responses=inline_serializer(
+            "LintFinding",
+            {
+                "rule": serializers.CharField(),
+                "severity": serializers.ChoiceField(["error", "warning", "info"]),
+                "node": serializers.CharField(allow_null=True),
+                "message": serializers.CharField(),
+            },
+            many=True,
+        )
+    )
+    def get(self, request, tree_code: str) -> Response:
+        from django.utils import timezone
+
+        from kpitree import lint
+
+        tree = self.tree()
+        nodes = nodes_for(request.user).filter(tree=tree)
+        rows = nodes.values_list(
+            "id",
+            "code",
+            "name",
+            "kind",
+            "parent__code",
+            "engagement__code",
+            "owner",
+            "definition",
+            "perspective",
+            "result_type",
+            "rollup",
+            "formula",
+            "benchmark",
+            "review_cadence",
+            "engagement__review_cadence",
+            "updated_at",
+            "template_code",
+        )
+        lint_nodes, code_of = [], {}
+        for (
+            pk,
+            code,
+            name,
+            kind,
+            parent,
+            engagement,
+            owner,
+            definition,
+            perspective,
+            result_type,
+            rollup,
+            formula,
+            benchmark,
+            cadence,
+            engagement_cadence,
+            updated_at,
+            template,
+        ) in rows:
+            code_of[pk] = code
+            lint_nodes.append(
+                lint.LintNode(
+                    code=code,
+                    name=name,
+                    kind=kind,
+                    parent=parent,
+                    engagement=engagement,
+                    owner=owner,
+                    definition=definition,
+                    perspective=perspective,
+                    result_type=result_type,
+                    rollup=rollup,
+                    formula_names=_formula_names_or_empty(formula),
+                    benchmark=benchmark,
+                    review_cadence=cadence or engagement_cadence or "quarterly",
+                    reviewed_at=timezone.localdate(updated_at),
+                    template_code=template,
+                )
+            )
+        targets = [
+            (code_of[n], p, v, r)
+            for n, p, v, r in Target.objects.filter(node__in=nodes).values_list(
+                "node_id", "period", "value", "rationale"
+            )
+        ]
+        actuals = [
+            (code_of[n], p, v)
+            for n, p, v in Actual.objects.filter(node__in=nodes).values_list(
+                "node_id", "period", "value"
+            )
+        ]
+        findings = lint.lint_tree(lint_nodes, targets, actuals, today=timezone.localdate())
+        return Response([f.as_dict() for f in findings])
+
+
+def _formula_names_or_empty(text: str) -> frozenset[str]:
+    from kpitree.formula import FormulaError, referenced_names
+
+    try:
+        return referenced_names(text) if text.strip() else frozenset()
+    except FormulaError:
+        return frozenset()

@@ -19,13 +19,19 @@ then evaluates whole matrices (nodes × months) with numpy:
 from __future__ import annotations
 
 import datetime as dt
+import keyword
+import re
+import tokenize
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 
 import numpy as np
 import pandas as pd
 
-from kpitree.formula import Formula, parse_formula
+# _CODE_RE: the parser's own rule for a valid code, so that the shortcut for formulas of a known
+# shape (_same_shape_is_valid) accepts exactly the codes the parser accepts.
+from kpitree.formula import _CODE_RE, MAX_LENGTH, Formula, parse_formula
 
 AGGREGATES = ("sum", "avg", "weighted_avg")
 STATUS_NAMES = np.array(["none", "red", "amber", "green"], dtype=object)
@@ -92,6 +98,26 @@ class _AggGroup:
     starts: np.ndarray  # offset of each parent's first child in `children`
     weights: np.ndarray  # weight of each child (1 for sum/avg)
     is_sum: np.ndarray  # per parent: True for sum, False for (weighted) average
+    unit_weights: bool = False  # every weight is 1: the weighted sums are plain sums
+
+
+@dataclass
+class _FormulaBatch:
+    """Formula nodes of one level whose formulas have the same shape, evaluated in one call.
+
+    Evaluating a parsed formula costs a few numpy calls whatever the size of its arrays, so a
+    tree with hundreds of `a * b / 100`-like nodes is evaluated one shape at a time on
+    (nodes × months) blocks instead of one node at a time on single rows. The formulas are
+    element-wise, so the values are exactly those of node-by-node evaluation.
+    """
+
+    nodes: np.ndarray  # node indices of the batch
+    formula: Formula  # the first node's parsed formula; the others have the same shape
+    args: list[tuple[str, np.ndarray]]  # each name of `formula` → the matching child of every node
+    recompute: bool  # the nodes' time aggregation is `recompute`
+
+    def evaluate(self, out: np.ndarray) -> np.ndarray:
+        return self.formula.evaluate({name: out[rows] for name, rows in self.args})
 
 
 @dataclass
@@ -104,78 +130,113 @@ class TreePlan:
     direction_down: np.ndarray
     green: np.ndarray
     amber: np.ndarray
-    levels: list[tuple[_AggGroup | None, list[tuple[int, Formula, list[tuple[str, int]]]]]]
+    levels: list[tuple[_AggGroup | None, list[_FormulaBatch]]]  # deepest level first
     computed: np.ndarray  # bool per node: not an input
     agg_by_kind: dict[str, np.ndarray] = field(default_factory=dict)
-    recompute_order: list[tuple[int, Formula, list[tuple[str, int]]]] = field(default_factory=list)
+    recompute_batches: list[_FormulaBatch] = field(default_factory=list)  # deepest first
 
     @classmethod
     def build(
         cls, specs: Sequence[NodeSpec], *, green: float = 100.0, amber: float = 90.0
     ) -> TreePlan:
-        codes = [s.code for s in specs]
-        index = {c: i for i, c in enumerate(codes)}
-        if len(index) != len(codes):
-            raise TreeError("duplicate node codes")
+        # Read each attribute once into a list: a recompute reads thousands of specs, and
+        # per-node Python work is what dominates building a plan.
         n = len(specs)
-        parent_idx = np.full(n, -1, dtype=np.intp)
-        for i, s in enumerate(specs):
-            if s.parent is not None:
-                if s.parent not in index:
-                    raise TreeError(f"unknown parent {s.parent!r} of {s.code!r}")
-                parent_idx[i] = index[s.parent]
-        depth = _depths(parent_idx, codes)
-        children: list[list[int]] = [[] for _ in range(n)]
-        for i in range(n):
-            if parent_idx[i] >= 0:
-                children[parent_idx[i]].append(i)
+        codes = [s.code for s in specs]
+        parent_codes = [s.parent for s in specs]
+        rollup = [s.rollup for s in specs]
+        texts = [s.formula for s in specs]
+        weights = [s.weight for s in specs]
+        time_aggregation = [s.time_aggregation for s in specs]
+        index = dict(zip(codes, range(n), strict=True))
+        if len(index) != n:
+            raise TreeError("duplicate node codes")
+        parent_idx = np.fromiter(map(index.get, parent_codes, repeat(-2)), dtype=np.intp, count=n)
+        for i in np.flatnonzero(parent_idx == -2).tolist():  # the roots, and unknown parents
+            if parent_codes[i] is not None:
+                raise TreeError(f"unknown parent {parent_codes[i]!r} of {codes[i]!r}")
+            parent_idx[i] = -1
+        depth = _depths_vectorised(parent_idx, codes)
+        child_order, child_start = _children_csr(parent_idx)
 
-        levels = []
-        recompute_order = []
-        for d in range(int(depth.max(initial=0)), -1, -1):
-            at_level = np.flatnonzero(depth == d)
-            agg_parents, formulas = [], []
-            for i in at_level:
-                rule = specs[i].rollup
-                if specs[i].time_aggregation == "recompute" and rule != "formula":
-                    raise TreeError(f"{codes[i]!r}: recompute needs a formula")
-                if rule == "input":
-                    continue
-                if rule in AGGREGATES:
-                    if children[i]:
-                        agg_parents.append(i)
-                elif rule == "formula":
-                    if not specs[i].formula.strip():
-                        continue  # no formula yet: the node stays missing
-                    kids = {codes[c]: c for c in children[i]}
-                    formula = parse_formula(specs[i].formula, kids.keys())
-                    entry = (int(i), formula, [(name, kids[name]) for name in formula.names])
-                    formulas.append(entry)
-                    if specs[i].time_aggregation == "recompute":
-                        recompute_order.append(entry)
+        # Only computed nodes (and nodes whose settings are an error) need a look; visit them
+        # in the order of the original level walk — deepest level first, then by position —
+        # so that the first error raised is the same one.
+        rollup_arr = np.array(rollup, dtype=object)
+        time_agg_arr = np.array(time_aggregation, dtype=object)
+        look = np.flatnonzero((rollup_arr != "input") | (time_agg_arr == "recompute"))
+        look = look[np.argsort(-depth[look], kind="stable")]
+        max_depth = int(depth.max(initial=0))
+        agg_parents: list[list[int]] = [[] for _ in range(max_depth + 1)]
+        shapes: list[dict[tuple, list[tuple[int, Formula, tuple[str, ...], list[int]]]]] = [
+            {} for _ in range(max_depth + 1)
+        ]
+        # Formulas already parsed, by shape (see _shape_of_text): a formula of a known shape
+        # whose codes are valid children is accepted without parsing it again.
+        parsed: dict[str, tuple[Formula, tuple[str, ...]]] = {}
+        for i in look.tolist():
+            rule = rollup[i]
+            if time_aggregation[i] == "recompute" and rule != "formula":
+                raise TreeError(f"{codes[i]!r}: recompute needs a formula")
+            if rule == "input":
+                continue
+            kids = child_order[child_start[i] : child_start[i + 1]]
+            if rule in AGGREGATES:
+                if kids.size:
+                    agg_parents[depth[i]].append(i)
+            elif rule == "formula":
+                text = texts[i]
+                if not text.strip():
+                    continue  # no formula yet: the node stays missing
+                by_code = {codes[c]: c for c in kids.tolist()}
+                shape = _shape_of_text(text)
+                known = None if shape is None else parsed.get(shape[0])
+                if known is not None and _same_shape_is_valid(text, shape[1], by_code):
+                    key, own_names = shape
+                    formula, names = known
                 else:
-                    raise TreeError(f"unknown rollup rule {rule!r} of {codes[i]!r}")
-            levels.append((_agg_group(agg_parents, children, specs), formulas))
+                    # The parser decides (and raises its own error for a bad formula).
+                    formula = parse_formula(text, by_code.keys())
+                    if shape is not None and set(shape[1]) == formula.names:
+                        key, names = shape
+                        parsed.setdefault(key, (formula, names))
+                    else:  # a shape this scan cannot vouch for: a batch of its own
+                        key, names = f"\x01{i}", tuple(sorted(formula.names))
+                    own_names = names
+                recompute = time_aggregation[i] == "recompute"
+                # `formula` reads its codes `names`; this node's children in the same order.
+                shapes[depth[i]].setdefault((key, recompute), []).append(
+                    (i, formula, names, [by_code[name] for name in own_names])
+                )
+            else:
+                raise TreeError(f"unknown rollup rule {rule!r} of {codes[i]!r}")
 
-        tree_green, tree_amber = green, amber
+        levels: list[tuple[_AggGroup | None, list[_FormulaBatch]]] = []
+        recompute_batches: list[_FormulaBatch] = []
+        for d in range(max_depth, -1, -1):
+            group = _agg_group(agg_parents[d], child_order, child_start, rollup_arr, weights)
+            batches = [
+                _batch(members, recompute) for (_key, recompute), members in shapes[d].items()
+            ]
+            levels.append((group, batches))
+            recompute_batches += [b for b in batches if b.recompute]
+
         return cls(
             codes=codes,
             index=index,
             parent_idx=parent_idx,
-            rollup=[s.rollup for s in specs],
-            time_aggregation=[s.time_aggregation for s in specs],
-            direction_down=np.array([s.direction == "down" for s in specs], dtype=bool),
-            green=np.array([tree_green if s.green is None else s.green for s in specs], float),
-            amber=np.array([tree_amber if s.amber is None else s.amber for s in specs], float),
+            rollup=rollup,
+            time_aggregation=time_aggregation,
+            direction_down=np.array([s.direction for s in specs], dtype=object) == "down",
+            green=_thresholds([s.green for s in specs], green),
+            amber=_thresholds([s.amber for s in specs], amber),
             levels=levels,
-            computed=np.array([s.rollup != "input" for s in specs], dtype=bool),
+            computed=rollup_arr != "input",
             agg_by_kind={
-                kind: np.array(
-                    [i for i, s in enumerate(specs) if s.time_aggregation == kind], dtype=np.intp
-                )
+                kind: np.flatnonzero(time_agg_arr == kind)
                 for kind in ("sum", "avg", "last", "min", "max", "recompute")
             },
-            recompute_order=recompute_order,
+            recompute_batches=recompute_batches,
         )
 
     # -- evaluation -------------------------------------------------------------------------
@@ -186,37 +247,62 @@ class TreePlan:
         With keep_explicit (targets), a computed node's own non-missing value is kept and only
         its gaps are derived from the children.
         """
-        out = np.array(values, dtype=float, copy=True)
-        explicit = out.copy() if keep_explicit else None
+        source = np.asarray(values, dtype=float)
+        out = source.copy()
+        # `source` is never written, so it can stand for the explicit values without a copy.
+        explicit = source if keep_explicit else None
         if not keep_explicit:
             out[self.computed] = np.nan
         with np.errstate(divide="ignore", invalid="ignore"):
-            for group, formulas in self.levels:
+            for group, batches in self.levels:
                 if group is not None:
                     _reduce_group(out, group, explicit)
-                for i, formula, args in formulas:
-                    derived = formula.evaluate({name: out[c] for name, c in args})
-                    out[i] = _keep(explicit, i, derived)
+                for batch in batches:
+                    out[batch.nodes] = _keep(explicit, batch.nodes, batch.evaluate(out))
         return out
 
-    def aggregate(self, monthly: np.ndarray, first_idx: np.ndarray) -> np.ndarray:
-        """Combine months into periods (quarters or years) by each node's time aggregation."""
+    def aggregate(
+        self,
+        monthly: np.ndarray,
+        first_idx: np.ndarray,
+        *,
+        present: np.ndarray | None = None,
+        filled0: np.ndarray | None = None,
+        counts: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Combine months into periods (quarters or years) by each node's time aggregation.
+
+        compute() passes in what several grains share: `present` (~isnan(monthly)), `filled0`
+        (monthly with 0 for missing) and `counts` (months with a value per period).
+        """
         n, _t = monthly.shape
         p = len(first_idx)
-        out = np.full((n, p), np.nan)
-        present = ~np.isnan(monthly)
-        counts = np.add.reduceat(present, first_idx, axis=1) if p else np.zeros((n, 0))
-        filled0 = np.where(present, monthly, 0.0)
+        if present is None:
+            present = ~np.isnan(monthly)
+        if filled0 is None:
+            filled0 = np.where(present, monthly, 0.0)
+        if counts is None:
+            counts = np.add.reduceat(present, first_idx, axis=1) if p else np.zeros((n, 0))
+        # Sums per period for every row at once, which are then the result of the `sum` rows
+        # in place: reduceat works row by row, so a row's sums do not depend on the other rows,
+        # and one pass over the whole matrix is cheaper than gathering most of it first.
+        out = np.add.reduceat(filled0, first_idx, axis=1) if p else np.zeros((n, 0))
+        kinds = self.agg_by_kind
         with np.errstate(divide="ignore", invalid="ignore"):
-            for kind, rows in self.agg_by_kind.items():
-                if rows.size == 0 or kind == "recompute":
+            avg = kinds["avg"]
+            if avg.size:
+                out[avg] = out[avg] / counts[avg]
+            out[counts == 0] = np.nan
+            # Rows of no kind (recompute, or an unknown name) start missing.
+            other = np.ones(n, dtype=bool)
+            other[kinds["sum"]] = False
+            other[avg] = False
+            out[other] = np.nan
+            for kind in ("min", "max", "last"):
+                rows = kinds[kind]
+                if rows.size == 0:
                     continue
-                c = counts[rows]
-                if kind == "sum":
-                    vals = np.add.reduceat(filled0[rows], first_idx, axis=1)
-                elif kind == "avg":
-                    vals = np.add.reduceat(filled0[rows], first_idx, axis=1) / c
-                elif kind == "min":
+                if kind == "min":
                     vals = np.minimum.reduceat(
                         np.where(present[rows], monthly[rows], np.inf), first_idx, axis=1
                     )
@@ -226,42 +312,59 @@ class TreePlan:
                     )
                 else:  # last: the last month of the period that has a value
                     vals = _last_in_buckets(monthly[rows], present[rows], first_idx)
-                out[rows] = np.where(c > 0, vals, np.nan)
+                out[rows] = np.where(counts[rows] > 0, vals, np.nan)
             # recompute: the formula over the children's period values, deepest first.
-            for i, formula, args in self.recompute_order:
-                out[i] = formula.evaluate({name: out[c] for name, c in args})
+            for batch in self.recompute_batches:
+                out[batch.nodes] = batch.evaluate(out)
         return out
 
     def achievement(self, actual: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Achievement (%) respecting direction, and status codes 0 none, 1 red, 2 amber, 3 green."""
         with np.errstate(divide="ignore", invalid="ignore"):
-            up = actual / target * 100.0
-            down = target / actual * 100.0
-        ach = np.where(self.direction_down[:, None], down, up)
-        ach[~np.isfinite(ach)] = np.nan
-        green = self.green[:, None]
-        amber = self.amber[:, None]
-        status = np.where(ach >= green, 3, np.where(ach >= amber, 2, 1))
-        status[np.isnan(ach)] = 0
-        return ach, status
+            # actual ÷ target × 100 everywhere, then target ÷ actual × 100 on the `down` rows
+            # only: the same operations per cell as computing both and choosing, at about half
+            # the cost when few rows are `down`.
+            ach = np.divide(actual, target)
+            ach *= 100.0
+            down = np.flatnonzero(self.direction_down)
+            if down.size:
+                flipped = np.divide(target[down], actual[down])
+                flipped *= 100.0
+                ach[down] = flipped
+        finite = np.isfinite(ach)
+        np.copyto(ach, np.nan, where=~finite)
+        # 3 from green up, else 2 from amber up, else 1; 0 when there is no achievement.
+        # Worked out in int8 (an eighth of the memory traffic), widened once at the end.
+        status = np.greater_equal(ach, self.amber[:, None]).view(np.int8)
+        status += 1
+        np.copyto(status, 3, where=ach >= self.green[:, None])
+        np.copyto(status, 0, where=np.isnan(ach))
+        return ach, status.astype(np.int64)
 
 
-def _keep(explicit: np.ndarray | None, i: int, derived: np.ndarray) -> np.ndarray:
+def _keep(explicit: np.ndarray | None, rows: np.ndarray, derived: np.ndarray) -> np.ndarray:
     if explicit is None:
         return derived
-    own = explicit[i]
+    own = explicit[rows]
     return np.where(np.isnan(own), derived, own)
 
 
 def _reduce_group(out: np.ndarray, g: _AggGroup, explicit: np.ndarray | None) -> None:
     vals = out[g.children]
     present = ~np.isnan(vals)
-    w = g.weights[:, None]
-    num = np.add.reduceat(np.where(present, vals * w, 0.0), g.starts, axis=0)
-    den = np.add.reduceat(present * w, g.starts, axis=0)
-    cnt = np.add.reduceat(present, g.starts, axis=0)
+    # Weighted values and weights in place: large temporaries cost page faults, not just flops.
+    if not g.unit_weights:
+        np.multiply(vals, g.weights[:, None], out=vals)
+        den = np.add.reduceat(present * g.weights[:, None], g.starts, axis=0)
+    else:
+        den = np.add.reduceat(present, g.starts, axis=0).astype(float)
+    vals[~present] = 0.0
+    num = np.add.reduceat(vals, g.starts, axis=0)
     result = np.where(g.is_sum[:, None], num, num / den)
-    result[cnt == 0] = np.nan
+    # den is the count of children with a value for sum and avg parents, and the sum of their
+    # weights for weighted averages: 0 when no child has a value (so no separate count is
+    # needed). A weighted average whose present children all weigh 0 gives 0/0: missing too.
+    result[den == 0] = np.nan
     result[~np.isfinite(result)] = np.nan
     if explicit is not None:
         own = explicit[g.parents]
@@ -270,24 +373,138 @@ def _reduce_group(out: np.ndarray, g: _AggGroup, explicit: np.ndarray | None) ->
 
 
 def _agg_group(
-    parents: list[int], children: list[list[int]], specs: Sequence[NodeSpec]
+    parents: list[int],
+    child_order: np.ndarray,
+    child_start: np.ndarray,
+    rollup: np.ndarray,
+    weight: list[float],
 ) -> _AggGroup | None:
     if not parents:
         return None
-    kids, starts, weights = [], [], []
-    for p in parents:
-        starts.append(len(kids))
-        weighted = specs[p].rollup == "weighted_avg"
-        for c in children[p]:
-            kids.append(c)
-            weights.append(specs[c].weight if weighted else 1.0)
+    p = np.asarray(parents, dtype=np.intp)
+    counts = child_start[p + 1] - child_start[p]
+    starts = np.zeros(p.size, dtype=np.intp)
+    np.cumsum(counts[:-1], out=starts[1:])
+    # The children of every parent, in order: each parent's slice of child_order, concatenated.
+    offsets = np.arange(int(counts.sum()), dtype=np.intp) - np.repeat(starts, counts)
+    kids = child_order[np.repeat(child_start[p], counts) + offsets]
+    # A child's weight counts under a weighted average only (only those weights are read).
+    weights = np.ones(kids.size)
+    weighted = np.flatnonzero(np.repeat(rollup[p] == "weighted_avg", counts))
+    if weighted.size:
+        weights[weighted] = np.array([weight[k] for k in kids[weighted].tolist()], dtype=float)
     return _AggGroup(
-        parents=np.asarray(parents, dtype=np.intp),
-        children=np.asarray(kids, dtype=np.intp),
-        starts=np.asarray(starts, dtype=np.intp),
-        weights=np.asarray(weights, dtype=float),
-        is_sum=np.array([specs[p].rollup == "sum" for p in parents], dtype=bool),
+        parents=p,
+        children=kids,
+        starts=starts,
+        weights=weights,
+        is_sum=rollup[p] == "sum",
+        unit_weights=bool((weights == 1.0).all()),
     )
+
+
+def _batch(
+    members: list[tuple[int, Formula, tuple[str, ...], list[int]]], recompute: bool
+) -> _FormulaBatch:
+    """One batch from nodes whose formulas share a shape (children listed in the same order)."""
+    _i, formula, ordered, _kids = members[0]
+    columns = np.array([kids for _i, _f, _n, kids in members], dtype=np.intp).reshape(
+        len(members), -1
+    )
+    return _FormulaBatch(
+        nodes=np.array([i for i, _f, _n, _k in members], dtype=np.intp),
+        formula=formula,
+        args=[(name, columns[:, k].copy()) for k, name in enumerate(ordered)],
+        recompute=recompute,
+    )
+
+
+# A formula's tokens as Python reads them once `[code]`s are taken out (kpitree/formula.py only
+# accepts printable ASCII): a bracketed code, a number (Python's own literal syntax, so that
+# `1e5` is one number and not 1 and the code `e5`), or a name, which is a function when `(`
+# follows it.
+_SHAPE_TOKEN = re.compile(
+    r"\[(?P<bracket>[^\]]*)\]|(?P<number>"
+    + tokenize.Number
+    + r")|(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P<call>\s*\()?"
+)
+
+
+def _shape_of_text(text: str) -> tuple[str, tuple[str, ...]] | None:
+    """The formula's text with its codes replaced by their order of first appearance, and the
+    codes in that order: `visits * cvr / 100` and `[calls] * rate / 100` have the same shape.
+
+    Two accepted formulas of the same shape parse to the same syntax tree up to the names, so
+    one compiled formula evaluates both (in one numpy call per operation for all of them).
+    Callers check that the scan found exactly the codes the parser found.
+    """
+    if "#" in text:  # a comment would hide names from the parser but not from this scan
+        return None
+    parts: list[str] = []
+    names: dict[str, int] = {}
+    last = 0
+    for m in _SHAPE_TOKEN.finditer(text):
+        if m["bracket"] is not None:
+            code = m["bracket"].strip(" \t\r\n")
+        elif m["name"] is not None and m["call"] is None:
+            code = m["name"]
+        else:
+            continue  # numbers and function names stay in the shape as written
+        parts.append(text[last : m.start()])
+        parts.append(f"\x00{names.setdefault(code, len(names))}\x00")
+        last = m.end()
+    parts.append(text[last:])
+    return "".join(parts), tuple(names)
+
+
+def _thresholds(values: list[float | None], default: float) -> np.ndarray:
+    """A node's own threshold, or the tree's where it has none (None)."""
+    out = np.array(values, dtype=object)
+    out[out == None] = default  # noqa: E711 (element-wise comparison of an object array)
+    return out.astype(float)
+
+
+def _same_shape_is_valid(text: str, names: tuple[str, ...], children: dict[str, int]) -> bool:
+    """Whether `text`, of the same shape as a formula the parser accepted, is accepted too.
+
+    The text outside the codes is the accepted formula's, character for character, so the
+    parser would build the same syntax tree up to the names. What remains to check is what
+    parse_formula checks per code and per text: the length, codes that are valid (which also
+    keeps the text printable ASCII), not Python keywords (`None` is a constant, `not` an
+    operator), and children of the node. Anything else is left to the parser.
+    """
+    if len(text) > MAX_LENGTH:
+        return False
+    for name in names:
+        if name not in children or keyword.iskeyword(name) or not _CODE_RE.fullmatch(name):
+            return False
+    return True
+
+
+def _children_csr(parent_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Children of every node: child_order[child_start[p] : child_start[p + 1]], by position."""
+    n = len(parent_idx)
+    order = np.argsort(parent_idx, kind="stable")  # roots (-1) first, then grouped by parent
+    has_parent = parent_idx >= 0
+    child_order = order[n - int(has_parent.sum()) :]
+    child_start = np.zeros(n + 1, dtype=np.intp)
+    np.cumsum(np.bincount(parent_idx[has_parent], minlength=n), out=child_start[1:])
+    return child_order, child_start
+
+
+def _depths_vectorised(parent_idx: np.ndarray, codes: list[str]) -> np.ndarray:
+    """Depth of every node by pointer jumping (log2(depth) numpy steps instead of a walk per
+    node). A cycle never reaches a root: then the node-by-node walk finds and names it."""
+    depth = (parent_idx >= 0).astype(np.intp)  # distance to `up`
+    up = parent_idx.copy()
+    for _ in range(max(len(parent_idx), 1).bit_length() + 1):
+        live = np.flatnonzero(up >= 0)
+        if live.size == 0:
+            return depth
+        hop = up[live]
+        depth[live] += depth[hop]
+        up[live] = up[hop]
+    return _depths(parent_idx, codes)
 
 
 def _depths(parent_idx: np.ndarray, codes: list[str]) -> np.ndarray:
@@ -342,10 +559,31 @@ def compute(
             list(months), m_actual, m_target, *plan.achievement(m_actual, m_target)
         )
     }
+    # Missing-month masks and zero-filled copies serve both the quarters and the years.
+    a_present, t_present = ~np.isnan(m_actual), ~np.isnan(m_target)
+    a_filled, t_filled = np.where(a_present, m_actual, 0.0), np.where(t_present, m_target, 0.0)
+    a_counts = t_counts = None
+    quarter_idx = np.zeros(0, dtype=np.intp)
     for grain in ("quarter", "year"):
         periods, first_idx = _buckets(months, grain, fiscal_year_start)
-        a = plan.aggregate(m_actual, first_idx)
-        t = plan.aggregate(m_target, first_idx)
+        if grain == "quarter" and len(first_idx):
+            quarter_idx = first_idx
+            a_counts = np.add.reduceat(a_present, first_idx, axis=1)
+            t_counts = np.add.reduceat(t_present, first_idx, axis=1)
+        elif a_counts is not None and np.isin(first_idx, quarter_idx).all():
+            # A fiscal year is whole quarters: its counts of months with a value are its
+            # quarters' counts added up (integers, so exactly the same numbers).
+            pos = np.searchsorted(quarter_idx, first_idx)
+            a_counts = np.add.reduceat(a_counts, pos, axis=1)
+            t_counts = np.add.reduceat(t_counts, pos, axis=1)
+        else:
+            a_counts = t_counts = None
+        a = plan.aggregate(
+            m_actual, first_idx, present=a_present, filled0=a_filled, counts=a_counts
+        )
+        t = plan.aggregate(
+            m_target, first_idx, present=t_present, filled0=t_filled, counts=t_counts
+        )
         # A recompute node with explicit targets of its own: its period target is its own months
         # combined (a ratio's target is an average of its monthly targets), not the formula.
         own = has_own_target & np.isin(np.arange(len(plan.codes)), plan.agg_by_kind["recompute"])

@@ -1,0 +1,204 @@
+"""Benchmark of the bulk write of actuals through the service, against a raw COPY.
+
+Target (issue "performance requirements", 3): 50,000 actual rows written through
+`services.actuals_record(user=manager, rows=..., channel="api")` on PostgreSQL at no less than a
+third of the rate of a raw `COPY` of the same rows into the same table (kpitree_actual).
+
+What is timed (best of N, runs alternating so both see the same load on this shared machine):
+- raw COPY: the rows as ready-made tuples (node id, month, value, ...) written with psycopg's
+  `cursor.copy()` / `write_row` in one transaction on Django's connection, committed (the
+  deferred foreign-key checks run at commit, as they do for the service); the table is
+  emptied afterwards, untimed;
+- service: `actuals_record` with the same rows as the API receives them, dicts
+  {"tree", "node", "period": "YYYY-MM", "value", "comment"} — validation, the lookup of
+  existing rows, the insert, the audit rows, the data-version bump, the commit. Its rows are
+  removed afterwards (TRUNCATE of kpitree_actual and kpitree_valueaudit), untimed;
+- the idempotent second run: the same payload again, every row unchanged (nothing written).
+
+The service writes two rows for each row of the raw COPY (the actual and its ValueAudit row),
+each table with its indexes and two deferred foreign keys checked at commit, so about 0.5 is the
+ceiling of the ratio; what it loses below that is the service's own Python work.
+
+Celery: no broker is reached. The service enqueues one recompute per tree on commit; the
+benchmark replaces `kpitree.tasks.recompute_tree.delay` with a no-op that counts its calls (so
+no recompute runs inside the timed write either), and CELERY_TASK_ALWAYS_EAGER=1 is set as well.
+
+Run: cd /work/main && .venv/bin/python bench/bench_bulk_write.py  (exit status 1 if the target is
+missed). Needs PostgreSQL at 127.0.0.1:5432 (user postgres); creates and drops `kpi_bench`.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _common as common  # puts the project on sys.path first
+
+INPUTS = 1_400  # input nodes: 1,400 × 36 months = 50,400 rows
+GROUPS = 14  # sum parents under the root, 100 inputs each
+TARGET_RATIO = 1 / 3
+REPEAT = 7
+
+
+def build_tree() -> common.GeneratedTree:
+    """Root (sum) → 14 sums → 100 inputs each; 36 months of actuals for every input."""
+    from kpitree.engine import NodeSpec
+
+    per_group = INPUTS // GROUPS
+    specs = [NodeSpec("total", None, "sum")]
+    children: list[list[int]] = [[]]
+    depth = [0]
+    for g in range(GROUPS):
+        specs.append(NodeSpec(f"g{g}", "total", "sum"))
+        children[0].append(len(specs) - 1)
+        children.append([])
+        depth.append(1)
+    for k in range(INPUTS):
+        parent = 1 + k // per_group
+        specs.append(NodeSpec(f"in{k}", f"g{k // per_group}", time_aggregation="sum"))
+        children[parent].append(len(specs) - 1)
+        children.append([])
+        depth.append(2)
+    months = common.month_list()
+    n = len(specs)
+    actual = np.full((n, len(months)), np.nan)
+    actual[1 + GROUPS :] = (
+        np.random.default_rng(7).uniform(1, 10_000, (INPUTS, len(months))).round(2)
+    )
+    return common.GeneratedTree(
+        specs=specs,
+        months=months,
+        actual=actual,
+        target=np.full((n, len(months)), np.nan),
+        depth=np.asarray(depth, dtype=np.intp),
+        children=children,
+        template=[None] * n,
+    )
+
+
+def main() -> int:
+    common.recreate_database()
+    try:
+        common.setup_django(common.bench_database_url(), migrate=True)
+        return run()
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        common.drop_database()
+
+
+def run() -> int:
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from engagements.models import Role, User
+    from kpitree import services, tasks
+    from kpitree.models import Actual, Node, Tree
+
+    enqueued: list[int] = []
+    tasks.recompute_tree.delay = lambda tree_id: enqueued.append(tree_id)  # no broker, no recompute
+
+    gen = build_tree()
+    tree_id = common.store_tree(gen, code="BULK", with_values=False)
+    tree = Tree.objects.get(pk=tree_id)
+    manager = User.objects.create(username="bench-manager", role=Role.MANAGER)
+    node_ids = dict(Node.objects.filter(tree=tree).values_list("code", "id"))
+
+    inputs = [i for i, s in enumerate(gen.specs) if s.rollup == "input"]
+    payload = [
+        {
+            "tree": tree.code,
+            "node": gen.specs[i].code,
+            "period": f"{m:%Y-%m}",
+            "value": float(gen.actual[i, j]),
+            "comment": "",
+        }
+        for i in inputs
+        for j, m in enumerate(gen.months)
+    ]
+    now = timezone.now()
+    # The same rows for COPY, as the service writes them (status draft, channel api, by the manager).
+    copy_rows = [
+        (
+            node_ids[gen.specs[i].code],
+            m,
+            float(gen.actual[i, j]),
+            "",
+            "draft",
+            "api",
+            now,
+            manager.pk,
+        )
+        for i in inputs
+        for j, m in enumerate(gen.months)
+    ]
+    n_rows = len(payload)
+
+    def truncate() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("TRUNCATE kpitree_actual, kpitree_valueaudit")
+
+    def raw_copy() -> float:
+        start = time.perf_counter()
+        with transaction.atomic(), connection.cursor() as cursor:
+            columns = "node_id, period, value, comment, status, channel, updated_at, updated_by_id"
+            with cursor.cursor.copy(f"COPY kpitree_actual ({columns}) FROM STDIN") as copy:
+                for row in copy_rows:
+                    copy.write_row(row)
+        seconds = time.perf_counter() - start
+        assert Actual.objects.count() == n_rows
+        truncate()
+        return seconds
+
+    def service() -> float:
+        start = time.perf_counter()
+        result = services.actuals_record(user=manager, rows=payload, channel="api")
+        seconds = time.perf_counter() - start
+        assert result.as_dict() == {"created": n_rows, "updated": 0, "unchanged": 0}, result
+        truncate()
+        return seconds
+
+    copy_runs, service_runs = [], []
+    raw_copy()  # warm-up: caches, the table's first pages
+    service()
+    for _ in range(REPEAT):
+        copy_runs.append(raw_copy())
+        service_runs.append(service())
+    t_copy, t_service = min(copy_runs), min(service_runs)
+    copy_rate, service_rate = n_rows / t_copy, n_rows / t_service
+    ratio = service_rate / copy_rate
+    ok = ratio >= TARGET_RATIO
+
+    # Idempotent second run: write once, then the same payload again (all unchanged).
+    services.actuals_record(user=manager, rows=payload, channel="api")
+    again = []
+    for _ in range(REPEAT):
+        start = time.perf_counter()
+        result = services.actuals_record(user=manager, rows=payload, channel="api")
+        again.append(time.perf_counter() - start)
+        assert result.as_dict() == {"created": 0, "updated": 0, "unchanged": n_rows}, result
+    assert enqueued, "the service should have asked for a recompute (patched to a no-op)"
+
+    print(
+        f"bulk write {n_rows} actual rows on PostgreSQL: raw COPY {t_copy:.3f} s ({copy_rate:,.0f} rows/s), "
+        f"actuals_record {t_service:.3f} s ({service_rate:,.0f} rows/s), "
+        f"ratio {ratio:.2f} (target >= {TARGET_RATIO:.3f}) {common.verdict(ok)}"
+    )
+    print(
+        f"  raw COPY runs {', '.join(f'{t:.3f}' for t in copy_runs)} s; service runs {', '.join(f'{t:.3f}' for t in service_runs)} s"
+    )
+    print(
+        f"bulk write idempotent second run (all {n_rows} unchanged): {min(again):.3f} s "
+        f"({n_rows / min(again):,.0f} rows/s); recompute_tree.delay patched to a no-op ({len(enqueued)} calls)"
+    )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
