@@ -52,3 +52,89 @@ class ActualAdmin(ReadOnlyAdmin):
 class ValueAuditAdmin(ReadOnlyAdmin):
     list_display = ("kind", "node", "period", "old_value", "new_value", "user", "at", "channel")
     list_filter = ("kind", "channel")
+
+
+# -- the template catalogue: data that managers extend here ---------------------------------------
+
+from django import forms  # noqa: E402
+from django.core.exceptions import ValidationError  # noqa: E402
+
+from kpi_planner.access import can_manage  # noqa: E402
+from kpitree.catalogue import (  # noqa: E402 - importing it registers the catalogue models
+    KpiTemplate,
+    TemplateNode,
+    TreeTemplate,
+    template_problems,
+)
+
+
+class ManagersEditAdmin(admin.ModelAdmin):
+    """Every manager extends the catalogue, not only superusers with model permissions."""
+
+    def has_module_permission(self, request) -> bool:
+        return can_manage(request.user)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return can_manage(request.user)
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return can_manage(request.user)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return can_manage(request.user)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return can_manage(request.user)
+
+
+@admin.register(KpiTemplate)
+class KpiTemplateAdmin(ManagersEditAdmin):
+    list_display = (
+        "code",
+        "name_ja",
+        "name_en",
+        "unit",
+        "direction",
+        "perspective",
+        "result_type",
+        "benchmark",
+        "builtin",
+    )
+    list_filter = ("perspective", "result_type", "direction", "builtin")
+    search_fields = ("code", "name_ja", "name_en", "definition_ja", "definition_en")
+
+
+class TemplateNodeFormSet(forms.BaseInlineFormSet):
+    """Checks the template as a whole: parents exist, no cycle, formulas name children."""
+
+    def clean(self) -> None:
+        super().clean()
+        nodes = [
+            f.instance
+            for f in self.forms
+            if f.cleaned_data and not f.cleaned_data.get("DELETE") and f.instance.code
+        ]
+        problems = template_problems(nodes)
+        if problems:
+            raise ValidationError(problems)
+
+
+class TemplateNodeInline(admin.TabularInline):
+    model = TemplateNode
+    formset = TemplateNodeFormSet
+    fields = ("position", "code", "kpi", "parent_code", "rollup", "formula", "weight", "importance")
+    autocomplete_fields = ("kpi",)
+    extra = 1
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return can_manage(request.user)
+
+    has_add_permission = has_change_permission = has_delete_permission = has_view_permission
+
+
+@admin.register(TreeTemplate)
+class TreeTemplateAdmin(ManagersEditAdmin):
+    list_display = ("code", "name_ja", "outsourcing_type", "phase", "position", "builtin")
+    list_filter = ("outsourcing_type", "phase", "builtin")
+    search_fields = ("code", "name_ja", "name_en")
+    inlines = [TemplateNodeInline]

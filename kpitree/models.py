@@ -272,7 +272,9 @@ class ValueAudit(models.Model):
         ordering = ["-at", "-id"]
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.node_id} {self.period:%Y-%m}: {self.old_value} → {self.new_value}"
+        return (
+            f"{self.kind} {self.node_id} {self.period:%Y-%m}: {self.old_value} → {self.new_value}"
+        )
 
 
 class Grain(models.TextChoices):
@@ -309,3 +311,8 @@ class Rollup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.node_id} {self.grain} {self.period:%Y-%m}: {self.actual} / {self.target}"
+
+
+# The template catalogue's models live in kpitree/catalogue.py; importing them here registers
+# them with the app as Django loads kpitree.models.
+from kpitree.catalogue import KpiTemplate, TemplateNode, TreeTemplate  # noqa: E402, F401

@@ -29,6 +29,7 @@ from kpitree.bulk import insert_rows
 from kpitree.formula import FormulaError, parse_formula
 from kpitree.models import (
     Actual,
+    Channel,
     Node,
     Rationale,
     Rollup,
@@ -126,6 +127,10 @@ def actuals_record(*, user, rows: Sequence[Mapping], channel: str) -> RecordResu
     valid: list[_Row] = []
     errors: list[dict] = []
     engagement_months: dict[int, set] = {}
+    # Per-call memos for the bulk path (50,000 rows): a payload repeats the same few months
+    # and vendors, and both checks below are pure for a given user.
+    periods_seen: dict[str, dt.date | None] = {}
+    writable: dict[int | None, bool] = {}
     for i, row in enumerate(rows):
         tree = trees.get(_s(row.get("tree")))
         if tree is None:
@@ -134,9 +139,36 @@ def actuals_record(*, user, rows: Sequence[Mapping], channel: str) -> RecordResu
             )
             continue
         info = node_info.get((tree.pk, _s(row.get("node"))))
-        period = parse_period(row.get("period"))
+        raw_period = row.get("period")
+        if isinstance(raw_period, str):
+            if raw_period in periods_seen:
+                period = periods_seen[raw_period]
+            else:
+                period = periods_seen[raw_period] = parse_period(raw_period)
+        else:
+            period = parse_period(raw_period)
         value = parse_number(row.get("value"))
         comment = row.get("comment") or ""
+        if info is not None and info["rollup"] == RollupRule.INPUT:
+            vendor_id = info["engagement__vendor_id"]
+            may_write = writable.get(vendor_id)
+            if may_write is None:
+                may_write = writable[vendor_id] = can_write_actual(user, None, vendor_id)
+            if (
+                may_write
+                and (not info["source"] or channel == Channel.SYSTEM)
+                and period is not None
+                and tree.start_month <= period <= tree.end_month
+                and value is not None
+                and isinstance(comment, str)
+                and len(comment) <= 4000
+            ):
+                # A good row (every check below would pass): keep it without building the
+                # list of problems.
+                if info["engagement_id"]:
+                    engagement_months.setdefault(info["engagement_id"], set()).add(period)
+                valid.append(_Row(i, info["id"], tree.pk, period, value, comment))
+                continue
         problems = []
         if info is None:
             problems.append(
@@ -153,6 +185,18 @@ def actuals_record(*, user, rows: Sequence[Mapping], channel: str) -> RecordResu
                     i,
                     "node",
                     _("“%(code)s” is computed from other KPIs; enter its inputs instead.")
+                    % {"code": info["code"]},
+                )
+            )
+        elif info["source"] and channel != Channel.SYSTEM:
+            # Fed by the app (e.g. improvement proposals): typing it would be overwritten.
+            problems.append(
+                _error(
+                    i,
+                    "node",
+                    _(
+                        "“%(code)s” is counted by the app (improvement proposals); it cannot be entered."
+                    )
                     % {"code": info["code"]},
                 )
             )
@@ -242,7 +286,7 @@ def _as_rows(rows: Any) -> list[Mapping]:
 
 
 def _visible_nodes(user, tree_ids: list[int]) -> dict[tuple[int, str], dict]:
-    fields = ("id", "code", "tree_id", "rollup", "engagement_id", "engagement__vendor_id")
+    fields = ("id", "code", "tree_id", "rollup", "source", "engagement_id", "engagement__vendor_id")
     qs = nodes_for(user).filter(tree_id__in=tree_ids).values(*fields)
     return {(n["tree_id"], n["code"]): n for n in qs}
 
@@ -319,42 +363,56 @@ def _write(
     now = timezone.now()
     node_ids = sorted({r.node_id for r in valid})
     periods = {r.period for r in valid}
+    user_id = user.pk
     with transaction.atomic():
-        existing = {}
+        # The existing rows, locked, as plain tuples (pk, value, text): building 50,000 model
+        # instances to compare two fields was most of the time of a re-sent payload. Only the
+        # changed rows become instances, for bulk_update (which writes update_fields by pk).
+        existing: dict[tuple[int, dt.date], tuple[int, float, str]] = {}
         for start in range(0, len(node_ids), CHUNK):
             chunk = node_ids[start : start + CHUNK]
-            for obj in model.objects.filter(
-                node_id__in=chunk, period__in=periods
-            ).select_for_update():
-                existing[(obj.node_id, obj.period)] = obj
+            for pk, node_id, period, value, text in (
+                model.objects.filter(node_id__in=chunk, period__in=periods)
+                .select_for_update()
+                .values_list("pk", "node_id", "period", "value", text_field)
+            ):
+                existing[(node_id, period)] = (pk, value, text)
         new_rows, changed, audit = [], [], []
         for r in valid:
             old = existing.get((r.node_id, r.period))
             if old is None:
                 new_rows.append(r)
                 audit.append(
-                    (kind, r.node_id, r.period, None, r.value, "", r.text, user.pk, now, channel)
+                    (kind, r.node_id, r.period, None, r.value, "", r.text, user_id, now, channel)
                 )
-            elif old.value != r.value or getattr(old, text_field) != r.text:
+            elif old[1] != r.value or old[2] != r.text:
+                pk, old_value, old_text = old
                 audit.append(
                     (
                         kind,
                         r.node_id,
                         r.period,
-                        old.value,
+                        old_value,
                         r.value,
-                        getattr(old, text_field),
+                        old_text,
                         r.text,
-                        user.pk,
+                        user_id,
                         now,
                         channel,
                     )
                 )
-                old.value, old.updated_at, old.updated_by_id = r.value, now, user.pk
-                setattr(old, text_field, r.text)
+                obj = model(
+                    pk=pk,
+                    node_id=r.node_id,
+                    period=r.period,
+                    value=r.value,
+                    updated_at=now,
+                    updated_by_id=user_id,
+                )
+                setattr(obj, text_field, r.text)
                 if model is Actual:
-                    old.channel = channel
-                changed.append(old)
+                    obj.channel = channel
+                changed.append(obj)
         if model is Actual:
             insert_rows(
                 Actual,
@@ -369,7 +427,7 @@ def _write(
                     "updated_by",
                 ],
                 [
-                    (r.node_id, r.period, r.value, r.text, "draft", channel, now, user.pk)
+                    (r.node_id, r.period, r.value, r.text, "draft", channel, now, user_id)
                     for r in new_rows
                 ],
             )
@@ -378,7 +436,7 @@ def _write(
             insert_rows(
                 Target,
                 ["node", "period", "value", "rationale", "updated_at", "updated_by"],
-                [(r.node_id, r.period, r.value, r.text, now, user.pk) for r in new_rows],
+                [(r.node_id, r.period, r.value, r.text, now, user_id) for r in new_rows],
             )
             update_fields = ["value", "rationale", "updated_at", "updated_by"]
         if changed:
@@ -457,9 +515,17 @@ def node_save(*, user, node: Node, data: Mapping[str, Any]) -> Node:
         setattr(node, name, value)
     errors: dict[str, list[str]] = {}
     try:
-        node.full_clean(validate_unique=True)
+        # The (tree, code) constraint would be reported under __all__; check it by name instead.
+        node.full_clean(validate_unique=False, validate_constraints=False)
     except ValidationError as exc:
         errors.update(exc.message_dict)
+    if (
+        node.code
+        and Node.objects.filter(tree_id=node.tree_id, code=node.code).exclude(pk=node.pk).exists()
+    ):
+        errors.setdefault("code", []).append(
+            _("The code “%(code)s” is already used in this tree.") % {"code": node.code}
+        )
     errors_extra = _node_rule_errors(node, old)
     for key, messages in errors_extra.items():
         errors.setdefault(key, []).extend(messages)
@@ -504,7 +570,11 @@ def _node_rule_errors(node: Node, old: dict | None) -> dict[str, list[str]]:
     ):
         add("amber_threshold", _("The amber threshold must not be above the green one."))
     # A parent's formula may name this node: renaming or moving it away would break it.
-    if old and old["parent_id"] and (old["code"] != node.code or old["parent_id"] != node.parent_id):
+    if (
+        old
+        and old["parent_id"]
+        and (old["code"] != node.code or old["parent_id"] != node.parent_id)
+    ):
         former = Node.objects.get(pk=old["parent_id"])
         if former.rollup == RollupRule.FORMULA and old["code"] in _formula_names(former.formula):
             field = "code" if old["code"] != node.code else "parent"
@@ -694,3 +764,294 @@ def stale_tree_ids() -> list[int]:
     return list(
         Tree.objects.filter(computed_version__lt=F("data_version")).values_list("pk", flat=True)
     )
+
+
+# -- the browser editor: trees, copies, templates, moves -----------------------------------------
+# Added for the KPI tree editor. Each function validates like node_save (the same rules, the same
+# messages) and marks the tree stale once, so one change enqueues one recompute.
+
+TREE_FIELDS = (
+    "code",
+    "name",
+    "description",
+    "start_month",
+    "end_month",
+    "fiscal_year_start",
+    "green_threshold",
+    "amber_threshold",
+    "score_cap",
+)
+MAX_PLAN_MONTHS = 120
+_FORMULA_TOKEN = re.compile(
+    r"\[[^\]]*\]"  # a bracketed code
+    r"|\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?"  # a number (so 1e5 is not a name)
+    r"|[A-Za-z_][A-Za-z0-9_]*"  # a name
+    r"|."
+)
+
+
+def _months_between(start: dt.date, end: dt.date) -> int:
+    return (end.year - start.year) * 12 + end.month - start.month
+
+
+def _shift_month(month: dt.date, months: int) -> dt.date:
+    index = month.year * 12 + month.month - 1 + months
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def _plan_errors(tree: Tree) -> dict[str, list[str]]:
+    """The rules the API applies to a plan's months (kpitree/api.py TreeSerializer)."""
+    start, end = tree.start_month, tree.end_month
+    if not (isinstance(start, dt.date) and isinstance(end, dt.date)):
+        return {}
+    if end < start:
+        return {"end_month": [_("The last month is before the first month.")]}
+    if _months_between(start, end) >= MAX_PLAN_MONTHS:
+        return {"end_month": [_("A plan may span at most 120 months.")]}
+    return {}
+
+
+def _validated_tree(tree: Tree) -> Tree:
+    for name in ("start_month", "end_month"):
+        value = getattr(tree, name)
+        if isinstance(value, dt.date):
+            setattr(tree, name, value.replace(day=1))
+    errors: dict[str, list[str]] = {}
+    try:
+        tree.full_clean()
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    for key, messages in _plan_errors(tree).items():
+        errors.setdefault(key, []).extend(messages)
+    if errors:
+        raise ValidationError(errors)
+    return tree
+
+
+@transaction.atomic
+def tree_create(*, user, data: Mapping[str, Any]) -> Tree:
+    """Create an empty plan (a tree without nodes) from `TREE_FIELDS`."""
+    if not can_manage(user):
+        raise ValidationError(_("Only managers may change KPI trees."))
+    unknown = [name for name in data if name not in TREE_FIELDS]
+    if unknown:
+        raise ValidationError({name: _("Unknown field.") for name in unknown})
+    tree = _validated_tree(Tree(**data))
+    tree.save()
+    return tree
+
+
+@transaction.atomic
+def tree_copy(
+    *,
+    user,
+    tree: Tree,
+    code: str,
+    name: str,
+    with_targets: bool,
+    shift_months: int = 12,
+    channel: str = "web",
+) -> Tree:
+    """Copy a tree's nodes (and, if asked, its targets) into a new tree `shift_months` later.
+
+    Actuals are never copied: a copy is a plan for another period. Targets move with the months
+    (April 2026 → April 2027 for a shift of 12) and go through targets_record, so they are
+    validated and audited like any other target.
+    """
+    if not can_manage(user):
+        raise ValidationError(_("Only managers may change KPI trees."))
+    if isinstance(shift_months, bool) or not isinstance(shift_months, int):
+        raise ValidationError({"shift_months": _("Enter a whole number of months.")})
+    if abs(shift_months) > MAX_PLAN_MONTHS:
+        raise ValidationError(
+            {"shift_months": _("Shift by at most %(max)d months.") % {"max": MAX_PLAN_MONTHS}}
+        )
+    copy = Tree(
+        code=code,
+        name=name,
+        description=tree.description,
+        start_month=_shift_month(tree.start_month, shift_months),
+        end_month=_shift_month(tree.end_month, shift_months),
+        fiscal_year_start=tree.fiscal_year_start,
+        green_threshold=tree.green_threshold,
+        amber_threshold=tree.amber_threshold,
+        score_cap=tree.score_cap,
+    )
+    _validated_tree(copy).save()
+    source = list(Node.objects.filter(tree=tree).order_by("id"))
+    skip = {"id", "tree", "parent", "created_at", "updated_at"}
+    fields = [f.attname for f in Node._meta.concrete_fields if f.name not in skip]
+    clones = [Node(tree=copy, **{f: getattr(n, f) for f in fields}) for n in source]
+    Node.objects.bulk_create(clones, batch_size=1000)
+    new_id = {old.pk: new.pk for old, new in zip(source, clones, strict=True)}
+    for old, new in zip(source, clones, strict=True):
+        new.parent_id = new_id.get(old.parent_id)
+    Node.objects.bulk_update([n for n in clones if n.parent_id], ["parent"], batch_size=1000)
+    rows = []
+    if with_targets:
+        code_of = {n.pk: n.code for n in source}
+        rows = [
+            {
+                "node": code_of[node_id],
+                "period": f"{_shift_month(period, shift_months):%Y-%m}",
+                "value": value,
+                "rationale": rationale,
+            }
+            for node_id, period, value, rationale in Target.objects.filter(
+                node__tree=tree
+            ).values_list("node_id", "period", "value", "rationale")
+        ]
+    if rows:
+        targets_record(user=user, tree=copy, rows=rows, channel=channel)  # marks the copy stale
+    else:
+        mark_stale([copy.pk])
+    return copy
+
+
+def rename_in_formula(text: str, renames: Mapping[str, str]) -> str:
+    """`text` with the child codes in `renames` replaced (written as formula.format_code does)."""
+    from kpitree.formula import format_code
+
+    out: list[str] = []
+    for match in _FORMULA_TOKEN.finditer(text):
+        token = match.group()
+        if token.startswith("["):
+            code = token[1:-1].strip(" \t\r\n")
+            token = format_code(renames[code]) if code in renames else token
+        elif token[0].isalpha() or token[0] == "_":
+            is_call = text[match.end() :].lstrip().startswith("(")
+            if token in renames and not is_call:
+                token = format_code(renames[token])
+        out.append(token)
+    return "".join(out)
+
+
+def _free_code(base: str, taken: set[str]) -> str:
+    code, n = base, 2
+    while code in taken:
+        code = f"{base}_{n}"
+        n += 1
+    taken.add(code)
+    return code
+
+
+def _next_position(tree: Tree, parent: Node | None) -> int:
+    siblings = Node.objects.filter(tree=tree, parent=parent)
+    last = max(siblings.values_list("position", flat=True), default=-1)
+    return last + 1
+
+
+@transaction.atomic
+def template_apply(
+    *, user, tree: Tree, template, parent: Node | None, engagement=None, prefix: str = ""
+) -> list[Node]:
+    """Add a catalogue tree template under `parent` (None: at the top of the tree).
+
+    Node codes are the template's codes with `prefix`, made unique in the tree with a suffix
+    (`calls`, `calls_2`, …); formulas are rewritten to the new codes. Every node is checked by
+    the rules of node_save; if any fails, nothing is added. Nodes keep the catalogue KPI's code
+    in `template_code`, and take the name and definition in the manager's language.
+    """
+    from kpitree.catalogue import template_problems
+
+    if not can_manage(user):
+        raise ValidationError(_("Only managers may change KPI trees."))
+    if parent is not None and parent.tree_id != tree.pk:
+        raise ValidationError({"parent": _("The parent must be in the same tree.")})
+    items = list(template.nodes.select_related("kpi").order_by("position", "id"))
+    problems = template_problems(items)
+    if not items:
+        problems.append(_("The template has no nodes."))
+    if problems:
+        raise ValidationError({"template": problems})
+    taken = set(Node.objects.filter(tree=tree).values_list("code", flat=True))
+    renames = {item.code: _free_code(f"{prefix}{item.code}", taken) for item in items}
+    by_code = {item.code: item for item in items}
+    depth = {}
+    for item in items:
+        d, current = 0, item
+        while current.parent_code:
+            d, current = d + 1, by_code[current.parent_code]
+        depth[item.code] = d
+    created: dict[str, Node] = {}
+    errors: dict[str, list[str]] = {}
+    position = _next_position(tree, parent)
+    for item in sorted(items, key=lambda i: depth[i.code]):  # parents before their children
+        kpi = item.kpi
+        is_root = not item.parent_code
+        time_aggregation = kpi.time_aggregation
+        if time_aggregation == TimeAggregation.RECOMPUTE and item.rollup != RollupRule.FORMULA:
+            time_aggregation = TimeAggregation.AVG
+        node = Node(
+            tree=tree,
+            code=renames[item.code],
+            name=kpi.name[:200],
+            kind="kgi" if is_root and parent is None else "kpi",
+            parent=parent if is_root else created.get(item.parent_code),
+            engagement=engagement,
+            definition=kpi.definition,
+            unit=kpi.unit,
+            direction=kpi.direction,
+            time_aggregation=time_aggregation,
+            rollup=item.rollup,
+            formula=rename_in_formula(item.formula, renames) if item.formula else "",
+            weight=item.weight,
+            perspective=kpi.perspective,
+            result_type=kpi.result_type,
+            importance=item.importance or kpi.importance,
+            benchmark=kpi.benchmark,
+            benchmark_source=kpi.benchmark_source,
+            template_code=kpi.code,
+            position=position if is_root else item.position,
+        )
+        position += is_root
+        try:
+            node.full_clean(validate_unique=True)
+        except ValidationError as exc:
+            for field, messages in exc.message_dict.items():
+                errors.setdefault(field, []).extend(f"{node.code}: {m}" for m in messages)
+            continue
+        node.save()
+        created[item.code] = node
+    # With every node in place the formulas can be checked against their real children.
+    for node in created.values():
+        for field, messages in _node_rule_errors(node, None).items():
+            errors.setdefault(field, []).extend(f"{node.code}: {m}" for m in messages)
+    if errors:
+        raise ValidationError(errors)  # the atomic block rolls back what was saved
+    mark_stale([tree.pk])
+    return list(created.values())
+
+
+def node_move(*, user, node: Node, parent: Node | None) -> Node:
+    """Move `node` with its subtree under `parent` (None: to the top), as its last child.
+
+    node_save checks the move: same tree, no cycle, and not out from under a parent whose
+    formula names the node.
+    """
+    if parent is not None and parent.pk == node.parent_id:
+        return node
+    if parent is None and node.parent_id is None:
+        return node
+    position = _next_position(node.tree, parent)
+    return node_save(user=user, node=node, data={"parent": parent, "position": position})
+
+
+@transaction.atomic
+def node_remove(*, user, node: Node) -> dict[str, int]:
+    """node_delete plus what the API's DELETE records: the vendors that owned nodes of the
+    subtree get their own tombstones, so their `?updated_since=` syncs see the deletion."""
+    from kpi_planner.api import write_tombstones
+
+    if not can_manage(user):
+        raise ValidationError(_("Only managers may change KPI trees."))
+    owned: dict[int, list[str]] = {}
+    for code, vendor_id in Node.objects.filter(
+        pk__in=subtree_ids(node), engagement__isnull=False
+    ).values_list("code", "engagement__vendor_id"):
+        owned.setdefault(vendor_id, []).append(code)
+    tree_code = node.tree.code
+    counts = node_delete(user=user, node=node)
+    for vendor_id, codes in owned.items():
+        write_tombstones("node", tree_code, codes, {vendor_id}, plain=False)
+    return counts

@@ -7,8 +7,15 @@ from kpitree import services
 
 @shared_task(name="kpitree.recompute_tree", acks_late=True, reject_on_worker_lost=True)
 def recompute_tree(tree_id: int) -> dict:
-    """Recompute one tree's rollups. Idempotent, so a redelivery after a crash is harmless."""
-    return services.tree_recompute(tree_id=tree_id)
+    """Recompute one tree's rollups, then snapshot the scores of the engagements in it.
+
+    Both steps are idempotent, so a redelivery after a crash is harmless.
+    """
+    from scorecard.services import snapshot_engagements_for_tree
+
+    result = services.tree_recompute(tree_id=tree_id)
+    snapshot_engagements_for_tree(tree_id)
+    return result
 
 
 @shared_task(name="kpitree.recompute_stale")

@@ -1,4 +1,20 @@
-from django.urls import path  # noqa: F401 - the tree editor adds its pages here
+from django.urls import path
+
+from kpitree import views
 
 app_name = "kpitree"
-urlpatterns: list = []
+urlpatterns: list = [
+    path("", views.tree_list, name="tree_list"),
+    # Before "<code>/": "templates" is reserved (forms.RESERVED_TREE_CODES).
+    path("templates/", views.catalogue, name="catalogue"),
+    path("<str:code>/", views.tree_editor, name="tree_editor"),
+    path("<str:code>/fragment/", views.tree_fragment, name="tree_fragment"),
+    path("<str:code>/copy/", views.tree_copy, name="tree_copy"),
+    path("<str:code>/apply-template/", views.template_apply, name="template_apply"),
+    path("<str:code>/formula-check/", views.formula_check, name="formula_check"),
+    path("<str:code>/new-node/", views.node_create, name="node_create"),
+    path("<str:code>/nodes/<str:node_code>/", views.node_edit, name="node_edit"),
+    path("<str:code>/nodes/<str:node_code>/move/", views.node_move, name="node_move"),
+    path("<str:code>/nodes/<str:node_code>/delete/", views.node_delete, name="node_delete"),
+    path("<str:code>/nodes/<str:node_code>/targets/", views.node_targets, name="node_targets"),
+]

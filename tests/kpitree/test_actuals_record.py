@@ -150,3 +150,28 @@ def test_it_refuses_a_payload_that_is_not_a_list_of_rows(manager, revenue, paylo
     with pytest.raises(RecordError):
         actuals_record(user=manager, rows=payload, channel="api")
     assert Actual.objects.count() == 0
+
+
+def test_it_refuses_to_type_a_value_the_app_counts_itself(manager, tree, engagement_a):
+    from kpitree.models import Node
+
+    Node.objects.create(
+        tree=tree,
+        code="proposals",
+        name="改善提案件数",
+        engagement=engagement_a,
+        source="proposal_count",
+    )
+    with pytest.raises(RecordError) as exc:
+        actuals_record(user=manager, rows=[row("proposals", "2026-04", 3)], channel="api")
+    assert (
+        exc.value.errors[0]["message"]
+        == "「proposals」はアプリが自動集計する値（改善提案）のため入力できません。"
+    )
+    assert Actual.objects.count() == 0
+    assert (
+        actuals_record(
+            user=manager, rows=[row("proposals", "2026-04", 3)], channel="system"
+        ).created
+        == 1
+    )

@@ -69,7 +69,7 @@ def test_it_refuses_to_rename_a_child_used_in_the_parents_formula(manager, reven
 def test_it_refuses_a_duplicate_code_in_the_tree(manager, tree, revenue):
     with pytest.raises(ValidationError) as exc:
         node_save(user=manager, node=Node(tree=tree), data={"code": "visits", "name": "dup"})
-    assert "__all__" in errors_of(exc) or "code" in errors_of(exc)
+    assert errors_of(exc) == {"code": ["コード「visits」はこのツリーですでに使われています。"]}
     assert Node.objects.filter(code="visits").count() == 1
 
 

@@ -1,0 +1,375 @@
+"""Reads for the KPI tree editor, scoped through kpi_planner.access.
+
+The editor page must make the same number of queries for 50 nodes as for 5,000: everything here
+reads whole sets (the tree's nodes, the month's rollup rows, the owners) in one query each and
+joins them in Python.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Max
+from django.utils import formats
+from django.utils.safestring import SafeString
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+
+from kpi_planner.access import engagements_for, nodes_for, sees_everything
+from kpitree import engine
+from kpitree.models import Actual, Grain, Node, RollupRule, Status, Target, Tree
+from kpitree.models import Rollup as RollupRow
+
+# A target further than this from its benchmark, or from the mean of the node's recent actuals,
+# gets a warning (DOMAIN.md pitfall 5: too high demotivates, too low removes the drive).
+# 30 % is wide enough for ordinary growth plans and seasonal months, and catches typos and
+# targets copied from another KPI (a factor of 10 or 100 is far outside it).
+TARGET_WARN_RATIO = 0.30
+# "Recent actuals": the last six months with an actual before the target's month.
+HISTORY_ACTUALS = 6
+
+NODE_COLUMNS = (
+    "id",
+    "code",
+    "name",
+    "kind",
+    "parent_id",
+    "engagement_id",
+    "owner",
+    "unit",
+    "rollup",
+    "formula",
+    "okr_objective",
+    "direction",
+    "perspective",
+    "result_type",
+    "importance",
+    "position",
+)
+CLOSE_LI = "</ul></li>"
+
+
+# -- formatting -----------------------------------------------------------------------------------
+
+
+def _digits(value: float) -> int:
+    if value == round(value) or abs(value) >= 1000:
+        return 0
+    if abs(value) >= 10:
+        return 1
+    return 2
+
+
+class Formatter:
+    """Numbers, yen and percentages for the reader's language (as the kpi_format filters write
+    them), with the language and separators looked up once: a tree formats thousands of values."""
+
+    def __init__(self) -> None:
+        self.english = (get_language() or "ja").startswith("en")
+        self.thousands = formats.get_format("THOUSAND_SEPARATOR")
+        self.decimal = formats.get_format("DECIMAL_SEPARATOR")
+
+    def _grouped(self, value: float, digits: int) -> str:
+        text = f"{value:,.{digits}f}"
+        if (self.thousands, self.decimal) != (",", "."):
+            text = text.translate(str.maketrans({",": self.thousands, ".": self.decimal}))
+        return text
+
+    def number(self, value: float | None) -> str:
+        """Grouped, with only the decimals it needs (3,000 / 12.5 / 0.35)."""
+        if value is None:
+            return "—"
+        digits = _digits(value)
+        text = self._grouped(round(value, digits), digits)
+        if digits:  # 2.50 → 2.5
+            text = text.rstrip("0").rstrip(self.decimal)
+        return text
+
+    def value(self, value: float | None, unit: str) -> str:
+        """A KPI value with its unit: 10,000,000円 / ¥10,000,000, 2%, 3,000件."""
+        if value is None:
+            return "—"
+        if unit in ("円", "JPY", "¥"):
+            amount = self._grouped(round(value), 0)
+            return f"¥{amount}" if self.english else f"{amount}円"
+        number = self.number(value)
+        if not unit or unit == "%":
+            return f"{number}{unit}"
+        return f"{number} {unit}" if self.english else f"{number}{unit}"
+
+    def percent(self, value: float | None) -> str:
+        return "—" if value is None else f"{self._grouped(value, 1)}%"
+
+
+def format_number(value: float | None) -> str:
+    return Formatter().number(value)
+
+
+def format_value(value: float | None, unit: str) -> str:
+    return Formatter().value(value, unit)
+
+
+def format_percent(value: float | None) -> str:
+    return Formatter().percent(value)
+
+
+def month_value(month: dt.date) -> str:
+    return f"{month:%Y-%m}"
+
+
+# -- the tree -------------------------------------------------------------------------------------
+
+
+@dataclass
+class TreeView:
+    tree: Tree
+    rows: list[dict[str, Any]]
+    period: dt.date | None  # the month whose values are shown
+    latest: dt.date | None  # the latest month with an actual
+    months: list[dt.date]
+    node_count: int
+    codes: list[str] = field(default_factory=list)
+
+
+def latest_month(tree: Tree, user) -> dt.date | None:
+    """The latest month in which a node the user sees has an actual (from the rollup rows)."""
+    qs = RollupRow.objects.filter(tree=tree, grain=Grain.MONTH, actual__isnull=False)
+    if not sees_everything(user):
+        qs = qs.filter(node__in=nodes_for(user).filter(tree=tree))
+    return qs.aggregate(latest=Max("period"))["latest"]
+
+
+def owner_labels(user, engagement_ids: Iterable[int]) -> dict[int, str]:
+    ids = {i for i in engagement_ids if i}
+    if not ids:
+        return {}
+    return {e.pk: f"{e.vendor.name}（{e.code}）" for e in engagements_for(user).filter(pk__in=ids)}
+
+
+def tree_view(*, user, tree: Tree, period: dt.date | None = None, node_base: str = "") -> TreeView:
+    """The visible nodes of `tree` in depth-first order, with their values for `period`
+    (default: the latest month with data), ready for the tree and the table templates.
+
+    `node_base` is the URL prefix of the node pages (/trees/<code>/nodes/): each row gets its
+    `url`, so the templates do not reverse thousands of URLs (codes are URL-safe characters).
+    """
+    nodes = list(nodes_for(user).filter(tree=tree).order_by("position", "id").values(*NODE_COLUMNS))
+    months = engine.month_range(tree.start_month, tree.end_month)
+    latest = latest_month(tree, user) if nodes else None
+    shown = period or latest
+    values: dict[int, tuple] = {}
+    if shown is not None and nodes:
+        values = {
+            r[0]: r[1:]
+            for r in RollupRow.objects.filter(
+                tree=tree, grain=Grain.MONTH, period=shown
+            ).values_list("node_id", "actual", "target", "achievement", "status")
+        }
+    owners = owner_labels(user, (n["engagement_id"] for n in nodes))
+    status_label = dict(Status.choices)
+    rollup_label = dict(RollupRule.choices)
+    fmt = Formatter()
+    by_id = {n["id"]: n for n in nodes}
+    children: dict[int | None, list[dict]] = {}
+    for n in nodes:
+        parent = n["parent_id"] if n["parent_id"] in by_id else None  # hidden parent: a root
+        children.setdefault(parent, []).append(n)
+    rows: list[dict[str, Any]] = []
+    stack: list[tuple[dict, int]] = [(n, 0) for n in reversed(children.get(None, []))]
+    while stack:
+        n, depth = stack.pop()
+        kids = children.get(n["id"], [])
+        actual, target, achievement, status = values.get(n["id"], (None, None, None, "none"))
+        owner = " / ".join(x for x in (owners.get(n["engagement_id"], ""), n["owner"]) if x)
+        n.update(
+            depth=depth,
+            has_children=bool(kids),
+            child_count=len(kids),
+            child_codes=[k["code"] for k in kids],
+            owner_label=owner,
+            actual=fmt.value(actual, n["unit"]),
+            target=fmt.value(target, n["unit"]),
+            achievement=fmt.percent(achievement),
+            status=status,
+            status_label=status_label.get(status, status),
+            rollup_label=rollup_label.get(n["rollup"], n["rollup"]),
+            computed=n["rollup"] != RollupRule.INPUT,
+            url=SafeString(f"{node_base}{n['code']}/"),  # codes are [A-Za-z0-9._-]: URL-safe
+        )
+        rows.append(n)
+        stack.extend((k, depth + 1) for k in reversed(kids))
+    _close_tags(rows)
+    return TreeView(
+        tree=tree,
+        rows=rows,
+        period=shown,
+        latest=latest,
+        months=months,
+        node_count=len(nodes),
+        codes=[n["code"] for n in rows],
+    )
+
+
+def _close_tags(rows: list[dict]) -> None:
+    """How many nested lists close after each row, so the template draws a nested <ul> from a
+    flat loop (a recursive include per node would cost far more for thousands of nodes)."""
+    for i, row in enumerate(rows):
+        next_depth = rows[i + 1]["depth"] if i + 1 < len(rows) else 0
+        closes = row["depth"] - next_depth if not row["has_children"] else 0
+        row["close_html"] = SafeString(CLOSE_LI * max(closes, 0))
+
+
+# -- nodes ----------------------------------------------------------------------------------------
+
+
+def parent_choices(tree: Tree, exclude: Node | None = None) -> list[tuple[str, str]]:
+    """Every node of the tree as (code, indented label), without `exclude` and its subtree
+    (a node cannot move under itself)."""
+    nodes = list(
+        Node.objects.filter(tree=tree)
+        .order_by("position", "id")
+        .values_list("id", "code", "name", "parent_id")
+    )
+    children: dict[int | None, list[tuple]] = {}
+    for n in nodes:
+        children.setdefault(n[3], []).append(n)
+    out: list[tuple[str, str]] = []
+    stack = [(n, 0) for n in reversed(children.get(None, []))]
+    while stack:
+        (node_id, code, name, _parent), depth = stack.pop()
+        if exclude is not None and node_id == exclude.pk:
+            continue
+        out.append((code, f"{'　' * depth}{code} — {name}"))
+        stack.extend((k, depth + 1) for k in reversed(children.get(node_id, [])))
+    return out
+
+
+@dataclass
+class DeleteImpact:
+    nodes: int
+    descendants: int
+    actuals: int
+    targets: int
+
+
+def delete_impact(node: Node) -> DeleteImpact:
+    from kpitree.services import subtree_ids
+
+    ids = subtree_ids(node)
+    return DeleteImpact(
+        nodes=len(ids),
+        descendants=len(ids) - 1,
+        actuals=Actual.objects.filter(node_id__in=ids).count(),
+        targets=Target.objects.filter(node_id__in=ids).count(),
+    )
+
+
+@dataclass
+class Preview:
+    period: dt.date | None
+    value: float | None
+    display: str
+    missing: list[str]
+
+
+def formula_preview(node: Node, formula) -> Preview:
+    """What a parsed formula gives on the children's values of their latest month with data."""
+    kids = dict(Node.objects.filter(parent=node).values_list("id", "code"))
+    rows = RollupRow.objects.filter(node_id__in=kids, grain=Grain.MONTH, actual__isnull=False)
+    period = rows.aggregate(latest=Max("period"))["latest"]
+    values: dict[str, float | None] = dict.fromkeys(kids.values())
+    if period is not None:
+        for node_id, actual in rows.filter(period=period).values_list("node_id", "actual"):
+            values[kids[node_id]] = actual
+    value = formula.evaluate_scalar(values) if period is not None else None
+    missing = sorted(name for name in formula.names if values.get(name) is None)
+    return Preview(period, value, format_value(value, node.unit), missing)
+
+
+# -- targets ---------------------------------------------------------------------------------------
+
+
+def target_warnings(
+    value: float | None, benchmark: float | None, history: float | None
+) -> list[str]:
+    """Why a target looks far from its benchmark or the node's recent actuals (DOMAIN pitfall 5)."""
+    if value is None:
+        return []
+    out = []
+    for reference, above, below in (
+        (benchmark, _("%(pct)s above the benchmark"), _("%(pct)s below the benchmark")),
+        (history, _("%(pct)s above the recent actuals"), _("%(pct)s below the recent actuals")),
+    ):
+        if reference is None or reference == 0:
+            continue
+        gap = (value - reference) / abs(reference)
+        if abs(gap) > TARGET_WARN_RATIO:
+            pct = f"{abs(gap) * 100:.0f}%"
+            out.append((above if gap > 0 else below) % {"pct": pct})
+    return out
+
+
+@dataclass
+class TargetMonth:
+    month: dt.date
+    key: str  # "2026-04"
+    target: float | None
+    rationale: str
+    actual: float | None
+    last_year: float | None
+    history: float | None  # mean of the last HISTORY_ACTUALS actuals before the month
+    warnings: list[str]
+    unit: str = ""
+
+    @property
+    def actual_text(self) -> str:
+        return format_value(self.actual, self.unit)
+
+    @property
+    def last_year_text(self) -> str:
+        return format_value(self.last_year, self.unit)
+
+    @property
+    def history_text(self) -> str:
+        return format_value(self.history, self.unit)
+
+
+def target_grid(node: Node, first: dt.date, count: int = 12) -> list[TargetMonth]:
+    tree = node.tree
+    months = [m for m in engine.month_range(first, tree.end_month) if m >= tree.start_month][:count]
+    if not months:
+        return []
+    targets = {
+        p: (v, r)
+        for p, v, r in Target.objects.filter(node=node, period__in=months).values_list(
+            "period", "value", "rationale"
+        )
+    }
+    actuals = sorted(
+        Actual.objects.filter(node=node, period__lte=months[-1]).values_list("period", "value")
+    )
+    by_month = dict(actuals)
+    out = []
+    for m in months:
+        before = [v for p, v in actuals if p < m][-HISTORY_ACTUALS:]
+        history = statistics.fmean(before) if before else None
+        value, rationale = targets.get(m, (None, ""))
+        last_year = by_month.get(dt.date(m.year - 1, m.month, 1))
+        out.append(
+            TargetMonth(
+                month=m,
+                key=month_value(m),
+                target=value,
+                rationale=rationale,
+                actual=by_month.get(m),
+                last_year=last_year,
+                history=history,
+                warnings=target_warnings(value, node.benchmark, history),
+                unit=node.unit,
+            )
+        )
+    return out

@@ -1,0 +1,434 @@
+"""The KPI tree editor: tree list, the editor page, its side panel (node form, targets, delete,
+template, copy) and small JSON endpoints (formula check, move).
+
+Pages work as plain HTML forms; htmx (vendored) swaps the side panel and re-fetches the tree after
+each change (the response carries an `HX-Trigger: kpitree-changed` header). Every write goes
+through kpitree.services; every read is scoped by kpi_planner.access: a tree or node the user may
+not see answers 404, a change by someone who may only read answers 403.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from engagements.models import OutsourcingType, Phase
+from kpi_planner.access import can_manage, nodes_for, sees_everything, trees_for
+from kpi_planner.templatetags.kpi_format import month
+from kpitree import forms, queries, services
+from kpitree.catalogue import TreeTemplate
+from kpitree.formula import FormulaError, parse_formula
+from kpitree.models import Kind, Node, Rationale, Tree
+
+CHANGED = "kpitree-changed"
+TABLE_FROM = 300  # nodes: from here the indented table is the default view
+MAX_POLLS = 60
+
+
+def _htmx(request: HttpRequest) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def _tree(request: HttpRequest, code: str) -> Tree:
+    return get_object_or_404(trees_for(request.user), code=code)
+
+
+def _node(request: HttpRequest, tree: Tree, code: str) -> Node:
+    qs = nodes_for(request.user).filter(tree=tree).select_related("parent", "engagement", "tree")
+    return get_object_or_404(qs, code=code)
+
+
+def tree_page(view):
+    """Login, then the tree (404 when hidden) passed to the view in place of its code."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, code: str, *args, **kwargs) -> HttpResponse:
+        return view(request, _tree(request, code), *args, **kwargs)
+
+    return wrapper
+
+
+def manager_only(request: HttpRequest) -> None:
+    if not can_manage(request.user):
+        raise PermissionDenied(_("Only managers may change KPI trees."))
+
+
+def _panel(
+    request: HttpRequest, template: str, ctx: dict, *, changed: bool = False
+) -> HttpResponse:
+    """The side panel: a fragment for htmx, a page of its own otherwise."""
+    if _htmx(request):
+        response = render(request, template, ctx)
+    else:
+        response = render(request, "kpitree/panel_page.html", {**ctx, "panel_template": template})
+    if changed:
+        response["HX-Trigger"] = json.dumps({CHANGED: True})
+    return response
+
+
+def _done(request: HttpRequest, tree: Tree, message: str, ctx: dict, template: str) -> HttpResponse:
+    """After a change: htmx gets the next panel and the signal to re-fetch the tree; a plain
+    form post is redirected to the editor (post/redirect/get)."""
+    if _htmx(request):
+        return _panel(request, template, {**ctx, "notice": message}, changed=True)
+    messages.success(request, message)
+    return redirect("kpitree:tree_editor", code=tree.code)
+
+
+# -- trees ----------------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def tree_list(request: HttpRequest) -> HttpResponse:
+    form = forms.TreeForm(request.POST or None)
+    if request.method == "POST":
+        manager_only(request)
+        if form.is_valid():
+            try:
+                tree = services.tree_create(user=request.user, data=form.cleaned_data)
+            except ValidationError as exc:
+                forms.add_service_errors(form, exc)
+            else:
+                messages.success(request, _("The KPI tree was created. Add its KGI first."))
+                return redirect("kpitree:tree_editor", code=tree.code)
+    trees = trees_for(request.user).order_by("-start_month", "code")
+    counts = sees_everything(request.user)  # a vendor is not told how big the others' trees are
+    if counts:
+        trees = trees.annotate(n_nodes=Count("nodes"))
+    ctx = {"trees": trees, "form": form, "can_edit": can_manage(request.user), "counts": counts}
+    return render(request, "kpitree/tree_list.html", ctx)
+
+
+def _tree_context(request: HttpRequest, tree: Tree) -> dict:
+    mode = request.GET.get("view", "")
+    period = services.parse_period(request.GET.get("period", ""))
+    # Links of thousands of nodes are built from this prefix, not reversed one by one.
+    node_base = reverse("kpitree:node_edit", args=[tree.code, "_"])[:-2]
+    data = queries.tree_view(user=request.user, tree=tree, period=period, node_base=node_base)
+    if mode not in ("tree", "table"):
+        mode = "table" if data.node_count >= TABLE_FROM else "tree"
+    polls = request.GET.get("poll", "0")
+    polls = int(polls) if polls.isdigit() and len(polls) <= 3 else 0
+    return {
+        "tree": tree,
+        "view": data,
+        "mode": mode,
+        "chosen_period": request.GET.get("period", "") if period else "",
+        "can_edit": can_manage(request.user),
+        "poll": polls + 1 if tree.is_stale and polls < MAX_POLLS else None,
+        "create_url": reverse("kpitree:node_create", args=[tree.code]),
+    }
+
+
+@tree_page
+@require_GET
+def tree_editor(request: HttpRequest, tree: Tree) -> HttpResponse:
+    return render(request, "kpitree/editor.html", _tree_context(request, tree))
+
+
+@tree_page
+@require_GET
+def tree_fragment(request: HttpRequest, tree: Tree) -> HttpResponse:
+    """The tree (or table) alone: re-fetched after each change and while a recompute runs."""
+    return render(request, "kpitree/_tree.html", _tree_context(request, tree))
+
+
+@tree_page
+@require_http_methods(["GET", "POST"])
+def tree_copy(request: HttpRequest, tree: Tree) -> HttpResponse:
+    manager_only(request)
+    initial = {"code": f"{tree.code}-copy", "name": tree.name}
+    form = forms.TreeCopyForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            copy = services.tree_copy(user=request.user, tree=tree, **form.cleaned_data)
+        except (ValidationError, services.RecordError) as exc:
+            if isinstance(exc, services.RecordError):
+                exc = ValidationError([e["message"] for e in exc.errors])
+            forms.add_service_errors(form, exc)
+        else:
+            messages.success(request, _("The copy %(code)s was created.") % {"code": copy.code})
+            url = reverse("kpitree:tree_editor", kwargs={"code": copy.code})
+            if _htmx(request):
+                return HttpResponse(status=204, headers={"HX-Redirect": url})
+            return redirect(url)
+    return _panel(request, "kpitree/_tree_copy.html", {"tree": tree, "form": form})
+
+
+# -- nodes ----------------------------------------------------------------------------------------
+
+
+def _node_ctx(tree: Tree, node: Node, form: forms.NodeForm) -> dict:
+    child_codes = list(node.children.values_list("code", flat=True)) if node.pk else []
+    return {"tree": tree, "node": node, "form": form, "child_codes": child_codes}
+
+
+@tree_page
+@require_http_methods(["GET", "POST"])
+def node_create(request: HttpRequest, tree: Tree) -> HttpResponse:
+    manager_only(request)
+    source = request.POST if request.method == "POST" else request.GET
+    parent = (
+        Node.objects.filter(tree=tree, code=source.get("parent", ""))
+        .select_related("engagement")
+        .first()
+    )
+    node = Node(tree=tree)
+    initial = forms.new_node_initial(tree, parent, request.GET.get("kind", Kind.KGI))
+    form = forms.NodeForm(
+        request.POST or None, tree=tree, node=node, user=request.user, initial=initial
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            node = services.node_save(user=request.user, node=node, data=forms.service_data(form))
+        except ValidationError as exc:
+            forms.add_service_errors(form, exc)
+            node = Node(tree=tree)
+        else:
+            fresh = forms.NodeForm(tree=tree, node=node, user=request.user)
+            message = _("%(code)s was added.") % {"code": node.code}
+            return _done(
+                request, tree, message, _node_ctx(tree, node, fresh), "kpitree/_node_form.html"
+            )
+    return _panel(request, "kpitree/_node_form.html", _node_ctx(tree, node, form))
+
+
+@tree_page
+@require_http_methods(["GET", "POST"])
+def node_edit(request: HttpRequest, tree: Tree, node_code: str) -> HttpResponse:
+    node = _node(request, tree, node_code)
+    if request.method == "GET" and not can_manage(request.user):
+        return _panel(request, "kpitree/_node_detail.html", {"tree": tree, "node": node})
+    manager_only(request)
+    form = forms.NodeForm(request.POST or None, tree=tree, node=node, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            node = services.node_save(user=request.user, node=node, data=forms.service_data(form))
+        except ValidationError as exc:
+            forms.add_service_errors(form, exc)
+            node = Node.objects.get(pk=node.pk)  # node_save changed it in memory only
+        else:
+            fresh = forms.NodeForm(tree=tree, node=node, user=request.user)
+            message = _("%(code)s was saved.") % {"code": node.code}
+            return _done(
+                request, tree, message, _node_ctx(tree, node, fresh), "kpitree/_node_form.html"
+            )
+    return _panel(request, "kpitree/_node_form.html", _node_ctx(tree, node, form))
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+@tree_page
+@require_POST
+def node_move(request: HttpRequest, tree: Tree, node_code: str) -> HttpResponse:
+    """Drag and drop (JSON) or the "move under" select (a form): the node takes its subtree."""
+    node = _node(request, tree, node_code)
+    manager_only(request)
+    parent_code = request.POST.get("parent", "")
+    parent = Node.objects.filter(tree=tree, code=parent_code).first() if parent_code else None
+    error = None
+    if parent_code and parent is None:
+        error = _("No node “%(code)s” in this tree.") % {"code": parent_code}
+    else:
+        try:
+            services.node_move(user=request.user, node=node, parent=parent)
+        except ValidationError as exc:
+            error = " ".join(exc.messages)
+    where = parent.code if parent else _("the top of the tree")
+    message = _("%(code)s moved under %(parent)s.") % {"code": node.code, "parent": where}
+    if _wants_json(request):
+        return JsonResponse(
+            {"ok": error is None, "message": error or message}, status=400 if error else 200
+        )
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, message)
+    return redirect("kpitree:tree_editor", code=tree.code)
+
+
+@tree_page
+@require_http_methods(["GET", "POST"])
+def node_delete(request: HttpRequest, tree: Tree, node_code: str) -> HttpResponse:
+    node = _node(request, tree, node_code)
+    manager_only(request)
+    impact = queries.delete_impact(node)
+    ctx = {"tree": tree, "node": node, "impact": impact}
+    if request.method == "POST":
+        try:
+            counts = services.node_remove(user=request.user, node=node)
+        except ValidationError as exc:
+            ctx["errors"] = exc.messages
+        else:
+            message = _(
+                "%(code)s was deleted with %(nodes)s node(s), %(actuals)s actual(s) and %(targets)s target(s)."
+            ) % {"code": node.code, **counts}
+            return _done(request, tree, message, {"tree": tree}, "kpitree/_deleted.html")
+    return _panel(request, "kpitree/_delete_confirm.html", ctx)
+
+
+@tree_page
+@require_http_methods(["GET", "POST"])
+def node_targets(request: HttpRequest, tree: Tree, node_code: str) -> HttpResponse:
+    """Twelve months of targets beside the benchmark and the node's past actuals."""
+    node = _node(request, tree, node_code)
+    manager_only(request)
+    source = request.POST if request.method == "POST" else request.GET
+    first = services.parse_period(source.get("from", "")) or tree.start_month
+    first = min(max(first, tree.start_month), tree.end_month)
+    months = queries.target_grid(node, first)
+    form = forms.TargetsForm(request.POST or None, months=months)
+    if request.method == "POST" and form.is_valid():
+        rows = form.rows(node)
+        if not rows:
+            form.add_error(None, _("Enter at least one month's target."))
+        else:
+            try:
+                services.targets_record(user=request.user, tree=tree, rows=rows, channel="web")
+            except services.RecordError as exc:
+                for error in exc.errors:
+                    form.add_error(
+                        form.field_of_row(error.get("index", -1), error.get("field")),
+                        error["message"],
+                    )
+            else:
+                months = queries.target_grid(node, first)
+                ctx = _targets_ctx(tree, node, first, forms.TargetsForm(months=months))
+                message = _("The targets of %(code)s were saved.") % {"code": node.code}
+                return _done(request, tree, message, ctx, "kpitree/_targets.html")
+    return _panel(request, "kpitree/_targets.html", _targets_ctx(tree, node, first, form))
+
+
+def _targets_ctx(tree: Tree, node: Node, first, form: forms.TargetsForm) -> dict:
+    return {
+        "tree": tree,
+        "node": node,
+        "form": form,
+        "first": first,
+        "months": queries.engine.month_range(tree.start_month, tree.end_month),
+        "rationales": Rationale.choices,
+        "warn_pct": round(queries.TARGET_WARN_RATIO * 100),
+        "warn_ratio": queries.TARGET_WARN_RATIO,
+        "history_n": queries.HISTORY_ACTUALS,
+    }
+
+
+@tree_page
+@require_GET
+def formula_check(request: HttpRequest, tree: Tree) -> JsonResponse:
+    """Checks a formula as it is typed: the translated message and its position, or the value
+    it would give for the children's latest month with data."""
+    manager_only(request)
+    node_code = request.GET.get("node", "")
+    node = _node(request, tree, node_code) if node_code else None
+    children = list(node.children.values_list("code", flat=True)) if node else []
+    text = request.GET.get("formula", "")
+    if not text.strip():
+        return JsonResponse({"ok": True, "empty": True, "children": children})
+    try:
+        formula = parse_formula(text, children)
+    except FormulaError as exc:
+        return JsonResponse(
+            {"ok": False, "message": exc.message, "position": exc.position, "children": children}
+        )
+    preview = queries.formula_preview(node, formula) if node else None
+    body = {"ok": True, "children": children, "names": sorted(formula.names)}
+    if preview is not None:
+        body["preview"] = {
+            "period": f"{preview.period:%Y-%m}" if preview.period else None,
+            "period_label": month(preview.period) if preview.period else None,
+            "value": preview.value,
+            "display": preview.display,
+            "missing": preview.missing,
+        }
+    return JsonResponse(body)
+
+
+# -- the template catalogue -----------------------------------------------------------------------
+
+
+@tree_page
+@require_http_methods(["GET", "POST"])
+def template_apply(request: HttpRequest, tree: Tree) -> HttpResponse:
+    manager_only(request)
+    initial = {"template": request.GET.get("template", ""), "parent": request.GET.get("parent", "")}
+    form = forms.TemplateApplyForm(
+        request.POST or None, tree=tree, user=request.user, initial=initial
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            nodes = services.template_apply(user=request.user, tree=tree, **form.cleaned())
+        except ValidationError as exc:
+            forms.add_service_errors(form, exc)
+        else:
+            message = _("%(count)s node(s) were added from the template: %(codes)s.") % {
+                "count": len(nodes),
+                "codes": ", ".join(n.code for n in nodes),
+            }
+            fresh = forms.TemplateApplyForm(tree=tree, user=request.user)
+            return _done(
+                request,
+                tree,
+                message,
+                {"tree": tree, "form": fresh},
+                "kpitree/_template_apply.html",
+            )
+    return _panel(request, "kpitree/_template_apply.html", {"tree": tree, "form": form})
+
+
+@login_required
+@require_GET
+def catalogue(request: HttpRequest) -> HttpResponse:
+    otype, phase = request.GET.get("type", ""), request.GET.get("phase", "")
+    templates = TreeTemplate.objects.prefetch_related("nodes__kpi")
+    if otype in OutsourcingType.values:
+        templates = templates.filter(outsourcing_type=otype)
+    if phase in Phase.values:
+        templates = templates.filter(phase=phase)
+    ctx = {
+        "templates": [(t, _template_rows(t)) for t in templates],
+        "types": [c for c in OutsourcingType.choices if c[0] != OutsourcingType.OTHER],
+        "phases": Phase.choices,
+        "selected_type": otype,
+        "selected_phase": phase,
+    }
+    return render(request, "kpitree/catalogue.html", ctx)
+
+
+def _template_rows(template: TreeTemplate) -> list[dict]:
+    """The template's nodes depth first (parents before children), with their depth."""
+    nodes = sorted(template.nodes.all(), key=lambda n: (n.position, n.pk))
+    codes = {n.code for n in nodes}
+    children: dict[str, list] = {}
+    for n in nodes:
+        children.setdefault(n.parent_code if n.parent_code in codes else "", []).append(n)
+    rows, stack, seen = [], [(n, 0) for n in reversed(children.get("", []))], set()
+    while stack:
+        n, depth = stack.pop()
+        if n.code in seen:  # a cycle entered in the admin: show each node once
+            continue
+        seen.add(n.code)
+        rows.append(
+            {
+                "node": n,
+                "kpi": n.kpi,
+                "depth": depth,
+                "importance": n.importance or n.kpi.importance,
+            }
+        )
+        stack.extend((k, depth + 1) for k in reversed(children.get(n.code, [])))
+    return rows
