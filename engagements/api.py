@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import re
+
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext_lazy as _
@@ -12,26 +15,49 @@ from engagements.models import Engagement, User, Vendor
 from kpi_planner.access import can_manage, engagements_for, users_for, vendors_for
 from kpi_planner.api import CodeCursorPagination, IsManagerOrReadOnly, SyncMixin, router
 
+MONTH_RE = re.compile(r"^\d{4}-\d{2}$")
+
 
 class MonthField(serializers.DateField):
-    """A month written "YYYY-MM" at the edges, the first day of the month inside."""
+    """A month written "YYYY-MM" at the edges, the first day of the month inside.
+
+    Exactly four digits, a dash and two digits, years 1900-2999: the months that actuals,
+    targets and rollups accept (kpitree.services.parse_period)."""
+
+    default_error_messages = {"month": _("Write the month as YYYY-MM.")}
 
     def __init__(self, **kwargs) -> None:
         super().__init__(format="%Y-%m", input_formats=["%Y-%m"], **kwargs)
 
+    def to_internal_value(self, value):
+        if not isinstance(value, str) or not MONTH_RE.match(value):
+            self.fail("month")
+        month = super().to_internal_value(value)
+        if not 1900 <= month.year <= 2999:
+            self.fail("month")
+        return month
+
+    def to_representation(self, value):
+        return None if value is None else f"{value.year:04d}-{value.month:02d}"
+
 
 class ValidatedModelSerializer(serializers.ModelSerializer):
-    """Runs the model's own clean() so the API and the admin enforce the same rules."""
+    """Runs the model's own clean() so the API and the admin enforce the same rules.
+
+    clean() runs on a copy: the instance itself keeps its stored values until save(), so an
+    update can still compare old and new (and a refused one leaves it untouched)."""
 
     def validate(self, attrs: dict) -> dict:
-        instance = self.instance or self.Meta.model()
+        instance = copy.copy(self.instance) if self.instance is not None else self.Meta.model()
         for key, value in attrs.items():
             if key != "password":
                 setattr(instance, key, value)
         try:
             instance.clean()
         except DjangoValidationError as exc:
-            raise serializers.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages) from None
+            raise serializers.ValidationError(
+                exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+            ) from None
         return attrs
 
 
@@ -53,8 +79,18 @@ class EngagementSerializer(ValidatedModelSerializer):
     class Meta:
         model = Engagement
         fields = [
-            "code", "name", "vendor", "outsourcing_type", "phase", "start_month", "end_month",
-            "monthly_fee", "actuals_due_day", "review_cadence", "manager", "updated_at",
+            "code",
+            "name",
+            "vendor",
+            "outsourcing_type",
+            "phase",
+            "start_month",
+            "end_month",
+            "monthly_fee",
+            "actuals_due_day",
+            "review_cadence",
+            "manager",
+            "updated_at",
         ]
         read_only_fields = ["updated_at"]
 
@@ -63,11 +99,23 @@ class UserSerializer(ValidatedModelSerializer):
     vendor = serializers.SlugRelatedField(
         slug_field="code", queryset=Vendor.objects.all(), required=False, allow_null=True
     )
-    password = serializers.CharField(write_only=True, required=False, style={"input_type": "password"})
+    password = serializers.CharField(
+        write_only=True, required=False, style={"input_type": "password"}
+    )
 
     class Meta:
         model = User
-        fields = ["username", "password", "role", "vendor", "email", "language", "first_name", "last_name", "is_active"]
+        fields = [
+            "username",
+            "password",
+            "role",
+            "vendor",
+            "email",
+            "language",
+            "first_name",
+            "last_name",
+            "is_active",
+        ]
 
     def validate_password(self, value: str) -> str:
         try:
@@ -104,6 +152,8 @@ class IsManager(BasePermission):
 
 
 class UserViewSet(SyncMixin, viewsets.ModelViewSet):
+    """Accounts, addressed by username; managers only. `password` is write-only."""
+
     serializer_class = UserSerializer
     permission_classes = [IsManager]
     pagination_class = CodeCursorPagination
@@ -120,6 +170,9 @@ class UserViewSet(SyncMixin, viewsets.ModelViewSet):
 
 
 class VendorViewSet(SyncMixin, viewsets.ModelViewSet):
+    """Vendors (外注先), addressed by code. Lists take `?updated_since=` (deletions as
+    tombstones `{"code", "deleted": true}`); single objects carry an ETag for `If-Match`."""
+
     serializer_class = VendorSerializer
     permission_classes = [IsManagerOrReadOnly]
     pagination_class = CodeCursorPagination
@@ -135,6 +188,9 @@ class VendorViewSet(SyncMixin, viewsets.ModelViewSet):
 
 
 class EngagementViewSet(SyncMixin, viewsets.ModelViewSet):
+    """Engagements (contracts with a vendor), addressed by code; months are "YYYY-MM". Lists
+    take `?updated_since=` (deletions as tombstones); single objects carry an ETag."""
+
     serializer_class = EngagementSerializer
     permission_classes = [IsManagerOrReadOnly]
     pagination_class = CodeCursorPagination
@@ -153,3 +209,105 @@ class EngagementViewSet(SyncMixin, viewsets.ModelViewSet):
 router.register("users", UserViewSet, basename="user")
 router.register("vendors", VendorViewSet, basename="vendor")
 router.register("engagements", EngagementViewSet, basename="engagement")
+
+
+# -- monthly submissions (vendor portal) -----------------------------------------------------------
+# engagements/{code}/submissions/ and .../submissions/{YYYY-MM}/{submit|approve|return|reopen}/.
+# The workflow is engagements.services; invisible engagements answer 404, refused steps 403/409.
+
+from django.http import Http404 as _Http404  # noqa: E402
+from django.shortcuts import get_object_or_404 as _get_object_or_404  # noqa: E402
+from drf_spectacular.utils import extend_schema as _extend_schema  # noqa: E402
+from rest_framework.decorators import action as _action  # noqa: E402
+from rest_framework.response import Response as _Response  # noqa: E402
+
+from engagements import services as _portal  # noqa: E402
+
+
+class SubmissionSerializer(serializers.Serializer):
+    period = serializers.CharField(help_text="YYYY-MM")
+    status = serializers.ChoiceField(
+        choices=["not_started", "draft", "submitted", "approved", "returned"]
+    )
+    due_date = serializers.DateField()
+    submitted_at = serializers.DateTimeField(allow_null=True)
+    submitted_by = serializers.CharField(allow_null=True)
+    decided_at = serializers.DateTimeField(allow_null=True)
+    decided_by = serializers.CharField(allow_null=True)
+    reason = serializers.CharField(allow_blank=True)
+
+
+class SubmissionActionSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True)
+
+
+class SubmissionViewSet(viewsets.ViewSet):
+    """One row per month of the engagement; POST an action on a month."""
+
+    lookup_field = "period"
+    lookup_value_regex = r"\d{4}-\d{2}"
+    serializer_class = SubmissionSerializer
+
+    def _engagement(self) -> Engagement:
+        return _get_object_or_404(
+            engagements_for(self.request.user), code=self.kwargs["engagement_code"]
+        )
+
+    def _row(self, engagement: Engagement, period) -> dict:
+        return _portal.submission_row(engagement, period, _portal.month_statuses([engagement]))
+
+    @_extend_schema(responses=SubmissionSerializer(many=True))
+    def list(self, request, engagement_code: str):
+        rows = _portal.submission_rows(self._engagement())
+        return _Response({"next": None, "previous": None, "results": rows})
+
+    @_extend_schema(responses=SubmissionSerializer)
+    def retrieve(self, request, engagement_code: str, period: str):
+        engagement = self._engagement()
+        when = _portal.month_of_engagement(engagement, period)
+        if when is None:
+            raise _Http404
+        return _Response(self._row(engagement, when))
+
+    def _do(self, request, engagement_code: str, period: str, name: str):
+        engagement = self._engagement()
+        when = _portal.month_of_engagement(engagement, period)
+        if when is None:
+            raise _Http404
+        reason = request.data.get("reason", "") if isinstance(request.data, dict) else ""
+        try:
+            _portal.submission_step(
+                name, user=request.user, engagement=engagement, period=when, reason=str(reason)
+            )
+        except _portal.WorkflowError as exc:
+            return _Response(
+                {"errors": [{"field": exc.field, "message": exc.message}]}, status=exc.http_status
+            )
+        return _Response(self._row(engagement, when))
+
+    @_extend_schema(request=None, responses=SubmissionSerializer)
+    @_action(detail=True, methods=["post"])
+    def submit(self, request, engagement_code: str, period: str):
+        return self._do(request, engagement_code, period, "submit")
+
+    @_extend_schema(request=None, responses=SubmissionSerializer)
+    @_action(detail=True, methods=["post"])
+    def approve(self, request, engagement_code: str, period: str):
+        return self._do(request, engagement_code, period, "approve")
+
+    @_extend_schema(request=SubmissionActionSerializer, responses=SubmissionSerializer)
+    @_action(detail=True, methods=["post"], url_path="return", url_name="return")
+    def return_(self, request, engagement_code: str, period: str):
+        return self._do(request, engagement_code, period, "return")
+
+    @_extend_schema(request=SubmissionActionSerializer, responses=SubmissionSerializer)
+    @_action(detail=True, methods=["post"])
+    def reopen(self, request, engagement_code: str, period: str):
+        return self._do(request, engagement_code, period, "reopen")
+
+
+router.register(
+    r"engagements/(?P<engagement_code>[A-Za-z0-9._-]+)/submissions",
+    SubmissionViewSet,
+    basename="engagement-submission",
+)

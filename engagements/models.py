@@ -77,6 +77,17 @@ class User(AbstractUser):
         if self.role in (Role.MANAGER, Role.SUPERVISOR) and self.vendor_id is not None:
             raise ValidationError({"vendor": _("Managers and supervisors belong to no vendor.")})
 
+    def has_perm(self, perm: str, obj: object = None) -> bool:
+        # Managers have full rights (API.md "Roles"), in the admin too, without per-model grants.
+        if self.is_active and self.effective_role == Role.MANAGER:
+            return True
+        return super().has_perm(perm, obj)
+
+    def has_module_perms(self, app_label: str) -> bool:
+        if self.is_active and self.effective_role == Role.MANAGER:
+            return True
+        return super().has_module_perms(app_label)
+
     def save(self, *args, **kwargs) -> None:
         # Managers use the Django admin; keep is_staff in step with the role.
         self.is_staff = self.effective_role == Role.MANAGER
@@ -210,3 +221,141 @@ class Submission(models.Model):
 
     def __str__(self) -> str:
         return f"{self.engagement.code} {self.period:%Y-%m} {self.status}"
+
+
+# -- vendor portal: submission history, improvement proposals, notifications, reminders ---------
+
+
+class SubmissionAction(models.TextChoices):
+    SUBMIT = "submit", _("Submitted")
+    APPROVE = "approve", _("Approved")
+    RETURN = "return", _("Returned")
+    REOPEN = "reopen", _("Reopened")
+
+
+class SubmissionEvent(models.Model):
+    """One row per step of a month's workflow (submit, approve, return, reopen): never changed.
+
+    Together with kpitree.ValueAudit (every value change) it is the month's full history; a
+    reopening, which unlocks approved numbers, is recorded here with its reason.
+    """
+
+    engagement = models.ForeignKey(
+        Engagement, on_delete=models.CASCADE, related_name="submission_events"
+    )
+    period = models.DateField(_("month"))
+    action = models.CharField(_("action"), max_length=16, choices=SubmissionAction.choices)
+    from_status = models.CharField(max_length=16, choices=SubmissionStatus.choices)
+    to_status = models.CharField(max_length=16, choices=SubmissionStatus.choices)
+    reason = models.TextField(_("reason"), blank=True)
+    user = models.ForeignKey(
+        User, null=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("by")
+    )
+    at = models.DateTimeField(_("at"))
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["engagement", "period"])]
+        verbose_name = _("submission event")
+        verbose_name_plural = _("submission events")
+
+    def __str__(self) -> str:
+        return f"{self.engagement_id} {self.period:%Y-%m} {self.action}"
+
+
+class ProposalStatus(models.TextChoices):
+    PENDING = "pending", _("Awaiting decision")
+    ACCEPTED = "accepted", _("Adopted")
+    DECLINED = "declined", _("Declined")
+
+
+class ImprovementProposal(models.Model):
+    """改善提案: a vendor's proposal to the client. Counted in the month it was submitted;
+    its adoption counts in the month it was decided (see engagements.services.proposal_feed)."""
+
+    engagement = models.ForeignKey(
+        Engagement, on_delete=models.CASCADE, related_name="proposals", verbose_name=_("engagement")
+    )
+    title = models.CharField(_("title"), max_length=200)
+    description = models.TextField(_("description"))
+    expected_effect = models.TextField(_("expected effect"), blank=True)
+    status = models.CharField(
+        _("status"), max_length=16, choices=ProposalStatus.choices, default=ProposalStatus.PENDING
+    )
+    period = models.DateField(_("month"))  # month of submission, for the monthly count
+    submitted_by = models.ForeignKey(
+        User, null=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("submitted by")
+    )
+    submitted_at = models.DateTimeField(_("submitted at"))
+    decided_by = models.ForeignKey(
+        User,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("decided by"),
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decided_period = models.DateField(null=True, blank=True)  # month of the decision
+    decision_note = models.TextField(_("note on the decision"), blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-submitted_at", "-id"]
+        indexes = [models.Index(fields=["engagement", "period"])]
+        verbose_name = _("improvement proposal")
+        verbose_name_plural = _("improvement proposals")
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Notification(models.Model):
+    """An in-app notice, written in the recipient's language when it was created."""
+
+    recipient = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(_("kind"), max_length=32)
+    engagement = models.ForeignKey(
+        Engagement, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    period = models.DateField(null=True, blank=True)
+    subject = models.CharField(_("subject"), max_length=300)
+    body = models.TextField(_("message"), blank=True)
+    url = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+    # Claimed (set) just before the e-mail goes out, so a redelivered task never mails twice.
+    emailed_at = models.DateTimeField(_("e-mailed at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["recipient", "read_at"])]
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+
+    def __str__(self) -> str:
+        return self.subject
+
+
+class ReminderLog(models.Model):
+    """A reminder recorded *before* it is sent: the unique key (kind, engagement, month or day,
+    recipient) makes a second attempt, after a restart of beat or a worker, a no-op."""
+
+    key = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(_("kind"), max_length=32)
+    engagement = models.ForeignKey(
+        Engagement, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    period = models.DateField(_("month or day"))
+    recipient = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    error = models.TextField(_("error"), blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("reminder log")
+        verbose_name_plural = _("reminder logs")
+
+    def __str__(self) -> str:
+        return self.key

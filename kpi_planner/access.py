@@ -111,3 +111,58 @@ def can_write_actual(user: AnyUser, node: Node, engagement_vendor_id: int | None
         and engagement_vendor_id is not None
         and (engagement_vendor_id == user.vendor_id)
     )
+
+
+# -- vendor portal (issue 5) ----------------------------------------------------------------------
+
+
+def can_report(user: AnyUser, engagement: Engagement) -> bool:
+    """May save and submit an engagement's monthly actuals and proposals: the users of its
+    vendor, and managers."""
+    role = role_of(user)
+    return role == Role.MANAGER or (
+        role == Role.VENDOR
+        and user.vendor_id is not None
+        and user.vendor_id == engagement.vendor_id
+    )
+
+
+def kgi_paths(user: AnyUser, nodes: list[Node]) -> dict[int, list[tuple[str, str]]]:
+    """For each of `nodes` (taken from nodes_for(user)), its ancestors up to the KGI as
+    (code, name), nearest first.
+
+    A vendor may read the *names* of the in-house nodes above its own KPIs, never their values:
+    the path says why a KPI matters. One query for all the trees involved.
+    """
+    visible = {n.pk for n in nodes_for(user).filter(pk__in=[n.pk for n in nodes])}
+    tree_ids = {n.tree_id for n in nodes if n.pk in visible}
+    rows = Node.objects.filter(tree_id__in=tree_ids).values_list("id", "parent_id", "code", "name")
+    parent_of = {pk: (parent, code, name) for pk, parent, code, name in rows}
+    paths: dict[int, list[tuple[str, str]]] = {}
+    for node in nodes:
+        if node.pk not in visible:
+            continue
+        path, seen, current = [], {node.pk}, parent_of.get(node.pk, (None, "", ""))[0]
+        while current is not None and current not in seen and current in parent_of:
+            seen.add(current)
+            parent, code, name = parent_of[current]
+            path.append((code, name))
+            current = parent
+        paths[node.pk] = path
+    return paths
+
+
+def proposals_for(user: AnyUser):
+    """Improvement proposals of the engagements the user sees."""
+    from engagements.models import ImprovementProposal
+
+    return ImprovementProposal.objects.filter(engagement__in=engagements_for(user))
+
+
+def notifications_for(user: AnyUser):
+    """A user's own in-app notifications (nobody reads another's)."""
+    from engagements.models import Notification
+
+    if role_of(user) is None:
+        return Notification.objects.none()
+    return Notification.objects.filter(recipient=user)

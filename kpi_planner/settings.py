@@ -137,6 +137,8 @@ EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "KPI Planner <kpi-planner@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# The address users reach the app at: links in reminder e-mails are built from it.
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
@@ -166,6 +168,18 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # a manager may change its timing in the admin.
 CELERY_BEAT_SCHEDULE: dict = {
     "recompute-stale-trees": {"task": "kpitree.recompute_stale", "schedule": 300.0},
+}
+# Vendor portal (engagements.tasks): reminders and overdue notices at 09:00, and the managers'
+# digest of months awaiting approval at 08:30, Asia/Tokyo (CELERY_TIMEZONE).
+from celery.schedules import crontab  # noqa: E402
+
+CELERY_BEAT_SCHEDULE["portal-reminders"] = {
+    "task": "engagements.send_reminders",
+    "schedule": crontab(hour=9, minute=0),
+}
+CELERY_BEAT_SCHEDULE["portal-approval-digest"] = {
+    "task": "engagements.send_approval_digest",
+    "schedule": crontab(hour=8, minute=30),
 }
 
 REST_FRAMEWORK = {

@@ -13,11 +13,10 @@ class Command(BaseCommand):
 
         counts = demo.seed_accounts_and_engagements()
         counts.update(seed_trees())
+        demo.seed_submissions()
         self.stdout.write(
             self.style.SUCCESS(
                 "Demo data ready: {vendors} vendors, {engagements} engagements, {users} accounts, "
-                "{trees} KPI trees with {nodes} nodes.".format(
-                    **counts
-                )
+                "{trees} KPI trees with {nodes} nodes.".format(**counts)
             )
         )

@@ -1,0 +1,224 @@
+"""Notices to people: an in-app Notification row and an e-mail, in the recipient's language.
+
+Every notice is first written as a Notification (rendered under `translation.override` of the
+recipient's language); its e-mail is sent afterwards by `send_email`, which claims the row
+(`emailed_at`) before sending, so a task delivered twice never mails twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable, Mapping
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.db import transaction
+from django.urls import reverse
+from django.utils import formats, timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+
+from engagements.models import Engagement, Notification, Role, User
+
+log = logging.getLogger(__name__)
+
+# kind → (subject, body); placeholders: engagement, month, due, reason, user, title, count, items.
+MESSAGES: dict[str, tuple[str, str]] = {
+    "due_soon": (
+        gettext_noop("Reminder: the %(month)s actuals of %(engagement)s are due tomorrow"),
+        gettext_noop(
+            "Please enter and submit the %(month)s actuals of %(engagement)s by %(due)s. "
+            "Drafts you saved are kept; submitting sends them to the manager for approval."
+        ),
+    ),
+    "overdue": (
+        gettext_noop("Overdue: the %(month)s actuals of %(engagement)s"),
+        gettext_noop(
+            "The %(month)s actuals of %(engagement)s were due on %(due)s and have not been "
+            "submitted yet. Please submit them as soon as possible."
+        ),
+    ),
+    "digest": (
+        gettext_noop("%(count)s monthly reports awaiting your approval"),
+        gettext_noop("These monthly reports were submitted and await your approval:\n%(items)s"),
+    ),
+    "submitted": (
+        gettext_noop("%(engagement)s: the %(month)s actuals were submitted"),
+        gettext_noop(
+            "%(user)s submitted the %(month)s actuals of %(engagement)s. Please approve or return them."
+        ),
+    ),
+    "approved": (
+        gettext_noop("%(engagement)s: the %(month)s actuals were approved"),
+        gettext_noop("The %(month)s actuals of %(engagement)s were approved and are now locked."),
+    ),
+    "returned": (
+        gettext_noop("%(engagement)s: the %(month)s actuals were returned"),
+        gettext_noop(
+            "The manager returned the %(month)s actuals of %(engagement)s.\nReason: %(reason)s\n"
+            "Please correct them and submit again."
+        ),
+    ),
+    "reopened": (
+        gettext_noop("%(engagement)s: the %(month)s actuals were reopened"),
+        gettext_noop(
+            "The manager reopened the approved %(month)s actuals of %(engagement)s.\n"
+            "Reason: %(reason)s"
+        ),
+    ),
+    "monthly_report": (
+        gettext_noop("%(engagement)s: the %(month)s monthly report"),
+        gettext_noop(
+            "The %(month)s actuals of %(engagement)s were due today. The month's scorecard is "
+            "attached as Excel and PDF: review it with the vendor at your regular meeting."
+        ),
+    ),
+    "proposal": (
+        gettext_noop("%(engagement)s: a new improvement proposal"),
+        gettext_noop(
+            "%(user)s submitted the improvement proposal “%(title)s”. Please adopt or decline it."
+        ),
+    ),
+    "proposal_accepted": (
+        gettext_noop("%(engagement)s: your improvement proposal was adopted"),
+        gettext_noop("The client adopted your improvement proposal “%(title)s”. Thank you."),
+    ),
+    "proposal_declined": (
+        gettext_noop("%(engagement)s: your improvement proposal was declined"),
+        gettext_noop("The client declined your improvement proposal “%(title)s” this time."),
+    ),
+}
+
+
+def vendor_users(engagement: Engagement) -> list[User]:
+    return list(
+        User.objects.filter(vendor_id=engagement.vendor_id, role=Role.VENDOR, is_active=True)
+    )
+
+
+def managers_of(engagement: Engagement) -> list[User]:
+    """The engagement's manager in charge; every manager when it has none."""
+    manager = engagement.manager
+    if manager is not None and manager.is_active:
+        return [manager]
+    return list(
+        User.objects.filter(is_active=True).filter(role=Role.MANAGER)
+        | User.objects.filter(is_active=True, is_superuser=True)
+    )
+
+
+def url_for(kind: str, engagement: Engagement | None, period: dt.date | None) -> str:
+    if kind == "digest" or engagement is None:
+        return reverse("portal:submissions")
+    if kind.startswith("proposal"):
+        return reverse("portal:proposals", args=[engagement.code])
+    if kind == "monthly_report":
+        return reverse("scorecard:engagement", args=[engagement.code]) + f"?period={period:%Y-%m}"
+    return reverse("portal:month", args=[engagement.code, f"{period:%Y-%m}"])
+
+
+def render(kind: str, recipient: User, context: Mapping) -> tuple[str, str]:
+    """(subject, body) of a notice in the recipient's language."""
+    subject, body = MESSAGES[kind]
+    with translation.override(recipient.language or settings.LANGUAGE_CODE):
+        values = dict(context)
+        for key in ("month", "due"):
+            value = values.get(key)
+            if isinstance(value, dt.date):
+                fmt = "YEAR_MONTH_FORMAT" if key == "month" else "DATE_FORMAT"
+                values[key] = formats.date_format(value, fmt)
+        if "items" in values:
+            values["items"] = "\n".join(
+                "・"
+                + _("%(engagement)s, %(month)s (submitted by %(user)s)")
+                % {**item, "month": formats.date_format(item["month"], "YEAR_MONTH_FORMAT")}
+                for item in values["items"]
+            )
+        return _(subject) % values, _(body) % values
+
+
+def create(
+    *,
+    recipient: User,
+    kind: str,
+    engagement: Engagement | None = None,
+    period: dt.date | None = None,
+    extra: Mapping | None = None,
+) -> Notification:
+    context = {
+        "engagement": engagement.name if engagement else "",
+        "month": period,
+        **(extra or {}),
+    }
+    subject, body = render(kind, recipient, context)
+    return Notification.objects.create(
+        recipient=recipient,
+        kind=kind,
+        engagement=engagement,
+        period=period,
+        subject=subject[:300],
+        body=body,
+        url=url_for(kind, engagement, period),
+    )
+
+
+def notify(
+    *,
+    recipients: Iterable[User],
+    kind: str,
+    engagement: Engagement | None = None,
+    period: dt.date | None = None,
+    extra: Mapping | None = None,
+) -> list[Notification]:
+    """Write a notice per recipient now; queue their e-mails once the transaction commits."""
+    notes = [
+        create(recipient=r, kind=kind, engagement=engagement, period=period, extra=extra)
+        for r in {r.pk: r for r in recipients}.values()
+    ]
+    ids = [n.pk for n in notes]
+    if ids:
+        transaction.on_commit(lambda: _queue(ids))
+    return notes
+
+
+def _queue(ids: list[int]) -> None:
+    from engagements.tasks import deliver_notification
+
+    for pk in ids:
+        deliver_notification.delay(pk)
+
+
+def send_email(notification_id: int) -> bool:
+    """E-mail one notice at most once: the row is claimed before the message goes out."""
+    now = timezone.now()
+    if not Notification.objects.filter(pk=notification_id, emailed_at__isnull=True).update(
+        emailed_at=now
+    ):
+        return False
+    note = Notification.objects.select_related("recipient").get(pk=notification_id)
+    address = note.recipient.email
+    if not address:
+        return False
+    body = note.body
+    site = getattr(settings, "SITE_URL", "")
+    if site and note.url:
+        body += "\n\n" + site.rstrip("/") + note.url
+    message = EmailMessage(note.subject, body, None, [address])
+    if note.kind == "monthly_report" and note.engagement_id and note.period:
+        from scorecard.reports import monthly_report_attachments
+
+        language = note.recipient.language or settings.LANGUAGE_CODE
+        for filename, content, mimetype in monthly_report_attachments(
+            note.engagement, note.period, language
+        ):
+            message.attach(filename, content, mimetype)
+    message.send()
+    return True
+
+
+def unread_count(user: User) -> int:
+    """For the navigation badge: the user's unread notices."""
+    if not user.is_authenticated:
+        return 0
+    return Notification.objects.filter(recipient=user, read_at__isnull=True).count()

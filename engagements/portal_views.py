@@ -1,0 +1,574 @@
+"""The vendor portal: monthly entry and submission, uploads, proposals, and the manager's side
+(submissions, approval, history). Every queryset comes from kpi_planner.access; every write from
+engagements.services (which calls kpitree.services.actuals_record for the numbers)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import formats, timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from engagements import notifications, services, uploads
+from engagements.forms import DecisionForm, ProposalForm, ReasonForm, UploadForm, entries_from_post
+from engagements.models import (
+    Engagement,
+    ProposalStatus,
+    SubmissionEvent,
+    SubmissionStatus,
+)
+from engagements.services import (
+    EntryError,
+    WorkflowError,
+    current_month,
+    month_add,
+    month_statuses,
+    status_of,
+)
+from kpi_planner.access import (
+    can_manage,
+    can_report,
+    engagements_for,
+    kgi_paths,
+    notifications_for,
+    proposals_for,
+)
+from kpitree.engine import month_range
+from kpitree.models import Actual, Grain, Rollup, Target, ValueAudit
+from kpitree.services import parse_period
+
+HISTORY_MONTHS = 6  # the grid shows the month being entered and the five before it
+
+
+def _engagement(request: HttpRequest, code: str) -> Engagement:
+    return get_object_or_404(engagements_for(request.user).select_related("manager"), code=code)
+
+
+def _month(engagement: Engagement, text: str) -> dt.date:
+    period = services.month_of_engagement(engagement, text)
+    if period is None:
+        raise Http404
+    return period
+
+
+def _render(request: HttpRequest, template: str, ctx: dict, status: int = 200) -> HttpResponse:
+    """render() plus what every portal page shows: the unread count of the sub-navigation."""
+    ctx["unread_count"] = notifications.unread_count(request.user)
+    return render(request, template, ctx, status=status)
+
+
+def fmt(value: float | None) -> str:
+    """A value for reading: grouped digits, decimals only when it has some."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    digits = 0 if float(value).is_integer() else 2 if abs(value) < 100 else 1
+    text = formats.number_format(value, decimal_pos=digits, use_l10n=True, force_grouping=True)
+    return text.rstrip("0").rstrip(".") if digits else text
+
+
+def raw(value: float | None) -> str:
+    """A value for an input field: no grouping, no trailing .0."""
+    return "" if value is None else services.normalize_number(value).removesuffix(".0")
+
+
+# -- home and lists ------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    engagements = list(engagements_for(request.user).order_by("code"))
+    today = timezone.localdate()
+    outstanding = services.outstanding_months(engagements, today)
+    statuses = month_statuses(engagements)
+    by_pk = {e.pk: e for e in engagements}
+    waiting = [
+        (by_pk[eid], p)
+        for (eid, p), entry in statuses.items()
+        if entry["status"] == SubmissionStatus.SUBMITTED
+    ]
+    reporting = {e.pk: services.reporting_month(e, today) for e in engagements}
+    ctx = {
+        "engagements": [
+            {
+                "engagement": e,
+                "reporting": reporting[e.pk],
+                "due": services.due_date(e, reporting[e.pk]),
+                "status": status_of(statuses, e, reporting[e.pk]),
+            }
+            for e in engagements
+        ],
+        "outstanding": outstanding,
+        "returned": [o for o in outstanding if o.status == SubmissionStatus.RETURNED],
+        "waiting": sorted(waiting, key=lambda w: (w[1], w[0].code)),
+        "pending_proposals": proposals_for(request.user)
+        .filter(status=ProposalStatus.PENDING)
+        .count(),
+        "notes": list(notifications_for(request.user).filter(read_at__isnull=True)[:5]),
+        "today": today,
+        "can_manage": can_manage(request.user),
+    }
+    return _render(request, "portal/home.html", ctx)
+
+
+@login_required
+@require_GET
+def submissions(request: HttpRequest) -> HttpResponse:
+    """Engagements × months with each month's status: the manager's overview."""
+    last = parse_period(request.GET.get("to", "")) or current_month()
+    months = [month_add(last, -k) for k in range(HISTORY_MONTHS)]
+    engagements = list(engagements_for(request.user).order_by("vendor__code", "code"))
+    statuses = month_statuses(engagements)
+    rows = [
+        {
+            "engagement": e,
+            "cells": [
+                {
+                    "period": p,
+                    "status": status_of(statuses, e, p)
+                    if e.start_month <= p <= e.end_month
+                    else None,
+                    "due": services.due_date(e, p),
+                }
+                for p in months
+            ],
+        }
+        for e in engagements
+    ]
+    waiting = sum(1 for entry in statuses.values() if entry["status"] == SubmissionStatus.SUBMITTED)
+    ctx = {
+        "rows": rows,
+        "months": months,
+        "older": f"{month_add(last, -HISTORY_MONTHS):%Y-%m}",
+        "newer": f"{month_add(last, HISTORY_MONTHS):%Y-%m}",
+        "waiting": waiting,
+        "today": timezone.localdate(),
+    }
+    return _render(request, "portal/submissions.html", ctx)
+
+
+@login_required
+@require_GET
+def engagement(request: HttpRequest, code: str) -> HttpResponse:
+    eng = _engagement(request, code)
+    nodes = list(services.portal_nodes(request.user, eng))
+    paths = kgi_paths(request.user, nodes)
+    statuses = month_statuses([eng])
+    today = timezone.localdate()
+    months = [
+        {
+            "period": p,
+            "row": services.submission_row(eng, p, statuses),
+            "due": services.due_date(eng, p),
+            "overdue": today > services.due_date(eng, p)
+            and status_of(statuses, eng, p) not in services.DONE,
+        }
+        for p in reversed(services.engagement_months(eng))
+        if p <= current_month(today)
+    ]
+    ctx = {
+        "engagement": eng,
+        "kpis": [{"node": n, "path": paths.get(n.pk, [])} for n in nodes],
+        "months": months,
+        "reporting": services.reporting_month(eng, today),
+        "can_report": can_report(request.user, eng),
+    }
+    return _render(request, "portal/engagement.html", ctx)
+
+
+# -- the monthly grid ------------------------------------------------------------------------------
+
+
+def month_context(user, eng: Engagement, period: dt.date, *, posted=None, errors=None) -> dict:
+    """Everything the grid shows, in a fixed number of queries whatever the number of KPIs."""
+    nodes = list(services.portal_nodes(user, eng))
+    paths = kgi_paths(user, nodes)
+    months = [
+        month_add(period, -k)
+        for k in range(HISTORY_MONTHS)
+        if month_add(period, -k) >= eng.start_month
+    ]
+    actuals = {
+        (a["node_id"], a["period"]): a
+        for a in Actual.objects.filter(node__in=nodes, period__in=months).values(
+            "node_id", "period", "value", "comment"
+        )
+    }
+    targets = dict(
+        Target.objects.filter(node__in=nodes, period=period).values_list("node_id", "value")
+    )
+    computed = dict(
+        ((r[0], r[1]), r[2])
+        for r in Rollup.objects.filter(
+            node__in=[n for n in nodes if not n.is_input], grain=Grain.MONTH, period__in=months
+        ).values_list("node_id", "period", "actual")
+    )
+    statuses = month_statuses([eng])
+    status = status_of(statuses, eng, period)
+    submission = statuses.get((eng.pk, period), {}).get("submission")
+    errors = errors or {}
+    editable = can_report(user, eng) and status != SubmissionStatus.APPROVED
+    rows = []
+    for node in nodes:
+        planned = services.in_plan(node, period)
+
+        def value_at(p, node=node):
+            if node.is_input:
+                a = actuals.get((node.pk, p))
+                return a["value"] if a else None
+            return computed.get((node.pk, p))
+
+        current = actuals.get((node.pk, period))
+        why, next_action = services.split_comment(current["comment"] if current else "")
+        value_text = raw(value_at(period)) if node.is_input else ""
+        if posted is not None and f"value-{node.pk}" in posted:
+            value_text = posted.get(f"value-{node.pk}", "")
+            why = posted.get(f"why-{node.pk}", "")
+            next_action = posted.get(f"next-{node.pk}", "")
+        this, last = value_at(period), value_at(months[1]) if len(months) > 1 else None
+        change = None
+        if this is not None and last not in (None, 0):
+            change = (this - last) / abs(last) * 100
+        rows.append(
+            {
+                "node": node,
+                "path": paths.get(node.pk, []),
+                "typed": services.is_typed(node) and planned,
+                "auto": node.is_input and not services.is_typed(node),
+                "planned": planned,
+                "value_text": value_text,
+                "value": fmt(this),
+                "why": why,
+                "next_action": next_action,
+                "target": fmt(targets.get(node.pk)),
+                "last": fmt(last),
+                "last_raw": raw(last) if last is not None else "",
+                "change": change,
+                "older": [fmt(value_at(p)) for p in months[2:]],
+                "errors": errors.get(node.pk, []),
+            }
+        )
+    tab_end = max(min(current_month(), eng.end_month), period)
+    tabs = [
+        {"period": p, "status": status_of(statuses, eng, p)}
+        for p in reversed(month_range(eng.start_month, tab_end))
+    ]
+    events = list(
+        SubmissionEvent.objects.filter(engagement=eng, period=period).select_related("user")[:20]
+    )
+    return {
+        "engagement": eng,
+        "period": period,
+        "months": months,
+        "rows": rows,
+        "status": status,
+        "submission": submission,
+        "due": services.due_date(eng, period),
+        "overdue": timezone.localdate() > services.due_date(eng, period)
+        and status not in services.DONE,
+        "editable": editable,
+        "can_report": can_report(user, eng),
+        "can_manage": can_manage(user),
+        "general_errors": errors.get(None, []),
+        "tabs": tabs,
+        "events": events,
+        "reason_form": ReasonForm(),
+        "has_typed": any(r["typed"] for r in rows),
+    }
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def month(request: HttpRequest, code: str, period: str) -> HttpResponse:
+    eng = _engagement(request, code)
+    when = _month(eng, period)
+    errors: dict = {}
+    if request.method == "POST":
+        submit = request.POST.get("do") == "submit"
+        try:
+            services.month_save(
+                user=request.user,
+                engagement=eng,
+                period=when,
+                entries=entries_from_post(request.POST),
+                submit=submit,
+            )
+        except EntryError as exc:
+            errors = exc.errors
+        except WorkflowError as exc:
+            if exc.code == "forbidden":
+                raise PermissionDenied(exc.message) from None
+            errors = {None: [exc.message]}
+        else:
+            done = _("Submitted for approval.") if submit else _("Draft saved.")
+            messages.success(request, done)
+            return redirect("portal:month", eng.code, period)
+    ctx = month_context(
+        request.user, eng, when, posted=request.POST if errors else None, errors=errors
+    )
+    # A refused form is shown again with 200, as Django's own forms do (a 4xx would be logged
+    # by the browser as a failed resource).
+    return _render(request, "portal/month.html", ctx)
+
+
+@login_required
+@require_POST
+def month_action(request: HttpRequest, code: str, period: str) -> HttpResponse:
+    """submit / approve / return / reopen a month (the buttons of the month page)."""
+    eng = _engagement(request, code)
+    when = _month(eng, period)
+    action = request.POST.get("action", "")
+    try:
+        services.submission_step(
+            action,
+            user=request.user,
+            engagement=eng,
+            period=when,
+            reason=request.POST.get("reason", ""),
+        )
+    except WorkflowError as exc:
+        if exc.code == "forbidden":
+            raise PermissionDenied(exc.message) from None
+        messages.error(request, exc.message)
+    else:
+        done = {
+            "submit": _("Submitted for approval."),
+            "approve": _("Approved. The month is now locked."),
+            "return": _("Returned to the vendor."),
+            "reopen": _("Reopened. The month can be changed again."),
+        }
+        messages.success(request, done[action])
+    return redirect("portal:month", eng.code, period)
+
+
+# -- files -----------------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def upload(request: HttpRequest, code: str, period: str) -> HttpResponse:
+    eng = _engagement(request, code)
+    when = _month(eng, period)
+    if not can_report(request.user, eng):
+        raise PermissionDenied
+    form = UploadForm(request.POST or None, request.FILES or None)
+    errors: list[uploads.LineError] = []
+    if request.method == "POST" and form.is_valid():
+        try:
+            result, count = uploads.upload_actuals(
+                user=request.user,
+                engagement=eng,
+                period=when,
+                data=form.cleaned_data["file"].read(),
+            )
+        except uploads.UploadError as exc:
+            errors = exc.errors
+        else:
+            messages.success(
+                request,
+                _(
+                    "%(count)s rows read: %(created)s new, %(updated)s changed, %(unchanged)s unchanged."
+                )
+                % {"count": count, **result.as_dict()},
+            )
+            return redirect("portal:month", eng.code, period)
+    ctx = {"engagement": eng, "period": when, "form": form, "errors": errors}
+    return _render(request, "portal/upload.html", ctx)
+
+
+@login_required
+@require_GET
+def template_download(request: HttpRequest, code: str, period: str, fmt: str) -> HttpResponse:
+    eng = _engagement(request, code)
+    when = _month(eng, period)
+    name = f"actuals_{eng.code}_{when:%Y-%m}"
+    if fmt == "csv":
+        body = uploads.template_csv(request.user, eng, when)
+        content_type = "text/csv; charset=utf-8"
+    elif fmt == "xlsx":
+        body = uploads.template_xlsx(request.user, eng, when)
+        content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    else:
+        raise Http404
+    response = HttpResponse(body, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
+    return response
+
+
+# -- scorecard and history -------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def scorecard(request: HttpRequest, code: str, period: str) -> HttpResponse:
+    """The engagement's KPIs for one month with their status (from the materialised rollups)."""
+    eng = _engagement(request, code)
+    when = _month(eng, period)
+    nodes = list(services.portal_nodes(request.user, eng))
+    rollups = {
+        r.node_id: r for r in Rollup.objects.filter(node__in=nodes, grain=Grain.MONTH, period=when)
+    }
+    rows = [
+        {
+            "node": n,
+            "actual": fmt(rollups[n.pk].actual) if n.pk in rollups else "—",
+            "target": fmt(rollups[n.pk].target) if n.pk in rollups else "—",
+            "achievement": rollups[n.pk].achievement if n.pk in rollups else None,
+            "status": rollups[n.pk].status if n.pk in rollups else "none",
+            "status_label": rollups[n.pk].get_status_display() if n.pk in rollups else _("No data"),
+        }
+        for n in nodes
+    ]
+    counts = {
+        s: sum(1 for r in rows if r["status"] == s) for s in ("green", "amber", "red", "none")
+    }
+    stale = any(n.tree.is_stale for n in nodes)
+    ctx = {"engagement": eng, "period": when, "rows": rows, "counts": counts, "stale": stale}
+    return _render(request, "portal/scorecard.html", ctx)
+
+
+@login_required
+@require_GET
+def history(request: HttpRequest, code: str) -> HttpResponse:
+    """Every change of the engagement's values (who, when, old, new, channel) and every
+    workflow step, newest first; filter by KPI and month."""
+    eng = _engagement(request, code)
+    nodes = list(services.portal_nodes(request.user, eng))
+    audits = ValueAudit.objects.filter(node__in=nodes, kind=ValueAudit.Kind.ACTUAL).select_related(
+        "node", "user"
+    )
+    events = SubmissionEvent.objects.filter(engagement=eng).select_related("user")
+    node_id = request.GET.get("node", "")
+    if node_id.isdigit():
+        audits = audits.filter(node_id=int(node_id))
+    period = parse_period(request.GET.get("period", ""))
+    if period:
+        audits, events = audits.filter(period=period), events.filter(period=period)
+    page = Paginator(audits.order_by("-at", "-id"), 100).get_page(request.GET.get("page"))
+    for audit in page:
+        audit.old_display, audit.new_display = fmt(audit.old_value), fmt(audit.new_value)
+    ctx = {
+        "engagement": eng,
+        "nodes": nodes,
+        "page": page,
+        "events": list(events[:200]),
+        "selected_node": int(node_id) if node_id.isdigit() else None,
+        "selected_period": period,
+        "periods": services.engagement_months(eng),
+    }
+    return _render(request, "portal/history.html", ctx)
+
+
+# -- improvement proposals -------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def proposals(request: HttpRequest, code: str) -> HttpResponse:
+    eng = _engagement(request, code)
+    form = ProposalForm(request.POST or None)
+    if request.method == "POST":
+        if not can_report(request.user, eng):
+            raise PermissionDenied
+        if form.is_valid():
+            try:
+                services.proposal_submit(user=request.user, engagement=eng, **form.cleaned_data)
+            except WorkflowError as exc:
+                form.add_error(exc.field, exc.message)
+            else:
+                messages.success(request, _("Proposal sent to the client."))
+                return redirect("portal:proposals", eng.code)
+    items = list(
+        proposals_for(request.user)
+        .filter(engagement=eng)
+        .select_related("submitted_by", "decided_by")
+    )
+    figures = (
+        proposals_for(request.user)
+        .filter(engagement=eng)
+        .values("period")
+        .annotate(
+            submitted=Count("pk"), adopted=Count("pk", filter=Q(status=ProposalStatus.ACCEPTED))
+        )
+        .order_by("-period")
+    )
+    monthly = []
+    for row in figures[:12]:
+        count, rate = services.proposal_figures(eng, row["period"])
+        monthly.append({"period": row["period"], "submitted": count, "rate": rate})
+    ctx = {
+        "engagement": eng,
+        "form": form,
+        "items": items,
+        "monthly": monthly,
+        # Proposals come from the vendor; a manager may still record one sent by e-mail (POST).
+        "can_propose": can_report(request.user, eng) and not can_manage(request.user),
+        "can_manage": can_manage(request.user),
+    }
+    return _render(request, "portal/proposals.html", ctx)
+
+
+@login_required
+@require_POST
+def proposal_decide(request: HttpRequest, code: str, pk: int) -> HttpResponse:
+    eng = _engagement(request, code)
+    proposal = get_object_or_404(proposals_for(request.user).filter(engagement=eng), pk=pk)
+    form = DecisionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choose adopt or decline."))
+        return redirect("portal:proposals", eng.code)
+    try:
+        services.proposal_decide(
+            user=request.user,
+            proposal=proposal,
+            accept=form.cleaned_data["decision"] == "accept",
+            note=form.cleaned_data["note"],
+        )
+    except WorkflowError as exc:
+        if exc.code == "forbidden":
+            raise PermissionDenied(exc.message) from None
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Decision recorded."))
+    return redirect("portal:proposals", eng.code)
+
+
+# -- notifications ---------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def notification_list(request: HttpRequest) -> HttpResponse:
+    qs = notifications_for(request.user).select_related("engagement")
+    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    unread = qs.filter(read_at__isnull=True).count()
+    return _render(request, "portal/notifications.html", {"page": page, "unread": unread})
+
+
+@login_required
+@require_POST
+def notifications_read(request: HttpRequest) -> HttpResponse:
+    notifications_for(request.user).filter(read_at__isnull=True).update(read_at=timezone.now())
+    return redirect("portal:notifications")
+
+
+@login_required
+@require_POST
+def notification_open(request: HttpRequest, pk: int) -> HttpResponse:
+    note = get_object_or_404(notifications_for(request.user), pk=pk)
+    if note.read_at is None:
+        note.read_at = timezone.now()
+        note.save(update_fields=["read_at"])
+    if note.url and url_has_allowed_host_and_scheme(note.url, {request.get_host()}):
+        return redirect(note.url)
+    return redirect("portal:notifications")
