@@ -1,0 +1,90 @@
+"""`GET /api/v1/engagements/{code}/scorecard/?period=YYYY-MM[&grain=month|quarter|year]`.
+
+The Balanced Scorecard of API.md ("Scorecard"), computed by scorecard.scoring from the
+materialised rollups, exactly as the pages show it.
+"""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.decorators import api_view
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from kpi_planner.access import engagements_for
+from kpitree.services import parse_period
+from scorecard import queries
+from scorecard.models import ScoreSnapshot
+
+
+@extend_schema(
+    operation_id="engagement_scorecard",
+    summary="Balanced Scorecard of an engagement",
+    description=(
+        "KPIs are the nodes the engagement owns. A KPI's score is its achievement clamped to "
+        "0–score cap (120 unless the tree says otherwise); a perspective's score is the mean of "
+        "its KPIs' scores weighted by `weight`, over KPIs that have a score (null when it has "
+        "no KPI); `overall` is the mean of the non-null perspective scores weighted by the "
+        "engagement's perspective weights (equal by default). Statuses use the rollup thresholds."
+    ),
+    parameters=[
+        OpenApiParameter(
+            "period", str, required=True, description="YYYY-MM (any month of the quarter/year)"
+        ),
+        OpenApiParameter(
+            "grain", str, enum=["month", "quarter", "year"], description="default month"
+        ),
+    ],
+    responses=OpenApiTypes.OBJECT,
+    tags=["scorecard"],
+)
+@api_view(["GET"])
+def engagement_scorecard(request: Request, code: str) -> Response:
+    engagement = get_object_or_404(
+        engagements_for(request.user).select_related("scoring"), code=code
+    )
+    grain = request.query_params.get("grain", "month")
+    month = parse_period(request.query_params.get("period", ""))
+    errors = []
+    if month is None:
+        errors.append({"field": "period", "message": _("Write the month as YYYY-MM.")})
+    if grain not in queries.GRAINS:
+        errors.append({"field": "grain", "message": _("grain must be month, quarter or year.")})
+    if errors:
+        return Response({"errors": errors}, status=400)
+    nodes = queries.kpi_nodes([engagement.pk])
+    card = queries.engagement_scorecard(engagement, month, grain)
+    fy = nodes[0]["tree__fiscal_year_start"] if nodes else 4
+    start = queries.period_start(month, grain, fy)
+    restatements = (
+        [
+            {
+                "at": s.taken_at.isoformat(),
+                "reason": s.reason,
+                "message": s.get_reason_display(),
+                "overall": None if s.overall_score is None else round(s.overall_score, 4),
+                "kpis": [code for code, _name in s.changed_kpis],
+            }
+            for s in ScoreSnapshot.objects.filter(
+                engagement=engagement, grain="month", period=month
+            )
+            .exclude(reason="")
+            .order_by("taken_at", "id")
+        ]
+        if grain == "month"
+        else []
+    )
+    return Response(
+        {
+            "engagement": engagement.code,
+            "period": f"{start:%Y-%m}",
+            "grain": grain,
+            **card.as_dict(),
+            "weights": card.weights,
+            "thresholds": {"green": card.thresholds.green, "amber": card.thresholds.amber},
+            "restatements": restatements,
+        }
+    )

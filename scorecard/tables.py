@@ -1,0 +1,143 @@
+"""Tables of the scorecard pages: shown as HTML (formatted for the reader) and exported as CSV
+(raw values: numbers unformatted, months as YYYY-MM), from the same rows."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.http import HttpResponse
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
+
+from kpi_planner.templatetags.kpi_format import month as month_filter
+from kpi_planner.templatetags.kpi_format import yen
+
+
+@dataclass(frozen=True)
+class Column:
+    label: str
+    kind: str = "text"  # text, number, number1, pct, change, yen, month, datetime, status, link
+    # A link column's cells are (text, url).
+
+
+@dataclass
+class Table:
+    key: str  # ?csv=<key> exports it
+    title: str
+    columns: list[Column]
+    rows: list[list[Any]] = field(default_factory=list)
+
+    def html_rows(self) -> list[list[dict]]:
+        n = Numbers()
+        return [
+            [cell(value, column.kind, n) for value, column in zip(row, self.columns, strict=True)]
+            for row in self.rows
+        ]
+
+    def csv_response(self, filename: str) -> HttpResponse:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow([c.label for c in self.columns])
+        for row in self.rows:
+            writer.writerow(
+                [raw(value, column.kind) for value, column in zip(row, self.columns, strict=True)]
+            )
+        # A BOM so that Excel opens Japanese text as UTF-8.
+        response = HttpResponse(
+            "\ufeff" + buffer.getvalue(), content_type="text/csv; charset=utf-8"
+        )
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def status_label(status: str) -> str:
+    return {"green": _("On track"), "amber": _("At risk"), "red": _("Off track")}.get(
+        status, _("No data")
+    )
+
+
+def cell(value: Any, kind: str, numbers: Numbers | None = None) -> dict:
+    """{text, css, url?, status?} for the HTML table."""
+    numeric = kind in ("number", "number1", "pct", "change", "yen")
+    out = {"css": "num" if numeric else "", "text": "—"}
+    if kind == "link":
+        text, url = value
+        return {"css": "", "text": text, "url": url}
+    if kind == "status":
+        return {"css": "", "text": status_label(value or "none"), "status": value or "none"}
+    if _missing(value):
+        return out
+    n = numbers or Numbers()
+    if kind == "number":
+        out["text"] = n.value(value)
+    elif kind == "number1":
+        out["text"] = n.number(value, 1)
+    elif kind == "pct":
+        out["text"] = n.pct(value)
+    elif kind == "change":
+        out["text"] = n.change(value)
+    elif kind == "yen":
+        out["text"] = yen(value)
+    elif kind == "month":
+        out["text"] = month_filter(value)
+    elif kind == "datetime":
+        out["text"] = formats.date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT")
+    else:
+        out["text"] = str(value)
+    return out
+
+
+def raw(value: Any, kind: str) -> Any:
+    if kind == "link":
+        return value[0]
+    if _missing(value):
+        return ""
+    if kind == "status":
+        return value
+    if kind == "month" and isinstance(value, dt.date):
+        return f"{value:%Y-%m}"
+    if kind == "datetime" and isinstance(value, dt.datetime):
+        return timezone.localtime(value).isoformat(timespec="seconds")
+    if isinstance(value, float):
+        return round(value, 6)
+    return value
+
+
+class Numbers:
+    """Numbers formatted for the reader's language, as kpi_format's `number` filter does, for
+    pages with thousands of cells: the separators are read once instead of for every cell."""
+
+    def __init__(self) -> None:
+        self.decimal = str(formats.get_format("DECIMAL_SEPARATOR"))
+        self.thousands = str(formats.get_format("THOUSAND_SEPARATOR"))
+
+    def number(self, value: float | None, digits: int = 0) -> str:
+        if _missing(value):
+            return "—"
+        text = f"{value:,.{digits}f}"
+        if text in ("-0", "-0." + "0" * digits):
+            text = text[1:]
+        return text.replace(",", "\x00").replace(".", self.decimal).replace("\x00", self.thousands)
+
+    def value(self, value: float | None) -> str:
+        """A KPI value: whole numbers and large values without decimals, others with two."""
+        if _missing(value):
+            return "—"
+        return self.number(value, 0 if float(value).is_integer() or abs(value) >= 100 else 2)
+
+    def pct(self, value: float | None, digits: int = 1) -> str:
+        return "—" if _missing(value) else self.number(value, digits) + "%"
+
+    def change(self, value: float | None) -> str:
+        if _missing(value):
+            return "—"
+        return ("+" if value > 0 else "") + self.number(value, 1) + "%"

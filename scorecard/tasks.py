@@ -1,0 +1,17 @@
+"""Celery tasks of the scorecard: thin wrappers around scorecard.services."""
+
+from celery import shared_task
+
+from scorecard import services
+
+
+@shared_task(name="scorecard.snapshot_tree", acks_late=True, reject_on_worker_lost=True)
+def snapshot_tree(tree_id: int) -> dict:
+    """Snapshot the monthly scores of the engagements owning a node of the tree. Idempotent."""
+    return services.snapshot_engagements_for_tree(tree_id)
+
+
+@shared_task(name="scorecard.forecast_tree", acks_late=True, reject_on_worker_lost=True)
+def forecast_tree(tree_id: int) -> dict:
+    """Refresh the forecasts of the tree's scorecard KPIs (skips unchanged series)."""
+    return services.forecast_tree(tree_id)
