@@ -37,6 +37,8 @@ urlpatterns = [
     path(
         "api/v1/trees/<str:tree_code>/rollup/", kpitree_api.RollupView.as_view(), name="tree-rollup"
     ),
+    path("api/v1/trees/<str:tree_code>/lint/", kpitree_api.LintView.as_view(), name="tree-lint"),
+    path("api/v1/engagements/<str:code>/scorecard/", include("scorecard.api_urls")),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 
 import pytest
+from django.conf import settings
+from django.utils import translation
 
 from engagements.models import Engagement, Role, User, Vendor
 
@@ -18,6 +21,14 @@ def _celery_eager(request: pytest.FixtureRequest) -> None:
 
     app.conf.task_always_eager = True
     app.conf.task_eager_propagates = True
+
+
+@pytest.fixture(autouse=True)
+def _default_language() -> Iterator[None]:
+    # Each test starts in the default language (ja), whatever an earlier test activated.
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 def make_user(username: str, role: str, vendor: Vendor | None = None, **extra) -> User:

@@ -33,4 +33,7 @@ def month(value: dt.date | None) -> str:
 def number(value: float | int | None, digits: int = 0) -> str:
     if value is None:
         return "—"
-    return formats.number_format(value, decimal_pos=digits, use_l10n=True, force_grouping=True)
+    # number_format truncates extra decimals; round first so 95.96 shows as 96.0, not 95.9.
+    return formats.number_format(
+        round(value, digits), decimal_pos=digits, use_l10n=True, force_grouping=True
+    )

@@ -4,9 +4,9 @@ from engagements.demo import DEMO_PASSWORD, seed_accounts_and_engagements
 from tests.e2e.conftest import login
 
 NAV = {
-    "manager": ["ホーム", "契約", "外注先", "API", "管理画面"],
-    "supervisor": ["ホーム", "契約", "外注先", "API"],
-    "vendor": ["ホーム", "契約"],
+    "manager": ["ホーム", "スコアカード", "KPIツリー", "承認", "契約", "外注先", "API", "管理画面"],
+    "supervisor": ["ホーム", "スコアカード", "KPIツリー", "契約", "外注先", "API"],
+    "vendor": ["ホーム", "月次報告", "スコアカード", "契約"],
 }
 
 
@@ -46,7 +46,15 @@ def test_the_language_switch_is_remembered(page, live_server, demo) -> None:
     login(page, live_server, "supervisor", DEMO_PASSWORD)
     with page.expect_navigation():
         page.select_option("#language-select", "en")
-    assert page.locator(".mainnav a").all_inner_texts() == ["Home", "Engagements", "Vendors", "API"]
+    assert page.locator(".mainnav a").all_inner_texts() == [
+        "Home",
+        "Scorecards",
+        "KPI trees",
+        "Engagements",
+        "Vendors",
+        "API",
+    ]
+    page.click(".usermenu summary")
     page.click("text=Log out")
     login(page, live_server, "supervisor", DEMO_PASSWORD)
     assert page.locator("h1").inner_text() == "Welcome, 佐藤 健"

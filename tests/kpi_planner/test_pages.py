@@ -2,10 +2,19 @@ import pytest
 from django.test import Client
 
 NAV = {
-    "manager": ["home", "engagements", "vendors", "api", "admin"],
-    "supervisor": ["home", "engagements", "vendors", "api"],
-    "vendor": ["home", "engagements"],
-    "viewer": ["home", "engagements"],
+    "manager": [
+        "home",
+        "scorecards",
+        "trees",
+        "submissions",
+        "engagements",
+        "vendors",
+        "api",
+        "admin",
+    ],
+    "supervisor": ["home", "scorecards", "trees", "engagements", "vendors", "api"],
+    "vendor": ["home", "portal", "scorecards", "engagements"],
+    "viewer": ["home", "scorecards", "trees", "engagements"],
 }
 
 
