@@ -38,40 +38,11 @@ class TreeSerializer(ValidatedModelSerializer):
 
     class Meta:
         model = Tree
-        fields = [
-            "code",
-            "name",
-            "description",
-            "start_month",
-            "end_month",
-            "fiscal_year_start",
-            "green_threshold",
-            "amber_threshold",
-            "score_cap",
-            "updated_at",
-            "computed_at",
-        ]
+        fields = [*services.TREE_FIELDS, "updated_at", "computed_at"]
         read_only_fields = ["updated_at", "computed_at"]
 
-    def validate(self, attrs: dict) -> dict:
-        attrs = super().validate(attrs)
-        start = attrs.get("start_month", getattr(self.instance, "start_month", None))
-        end = attrs.get("end_month", getattr(self.instance, "end_month", None))
-        if start and end and end < start:
-            raise serializers.ValidationError(
-                {"end_month": _("The last month is before the first month.")}
-            )
-        if start and end and (end.year - start.year) * 12 + end.month - start.month >= 120:
-            raise serializers.ValidationError(
-                {"end_month": _("A plan may span at most 120 months.")}
-            )
-        green = attrs.get("green_threshold", getattr(self.instance, "green_threshold", 100))
-        amber = attrs.get("amber_threshold", getattr(self.instance, "amber_threshold", 90))
-        if amber > green:
-            raise serializers.ValidationError(
-                {"amber_threshold": _("The amber threshold must not be above the green one.")}
-            )
-        return attrs
+    # The plan's rules (month order, span, thresholds) live in Tree.clean, which
+    # ValidatedModelSerializer runs.
 
 
 # Tree fields the rollups depend on (a change to one of them queues a recompute).
@@ -126,34 +97,8 @@ class NodeSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Node
-        fields = [
-            "code",
-            "name",
-            "kind",
-            "parent",
-            "engagement",
-            "owner",
-            "definition",
-            "unit",
-            "direction",
-            "time_aggregation",
-            "rollup",
-            "formula",
-            "weight",
-            "perspective",
-            "result_type",
-            "importance",
-            "benchmark",
-            "benchmark_source",
-            "review_cadence",
-            "green_threshold",
-            "amber_threshold",
-            "okr_objective",
-            "source",
-            "template_code",
-            "position",
-            "updated_at",
-        ]
+        # The writable fields are exactly those services.node_save accepts.
+        fields = [*services.NODE_FIELDS, "updated_at"]
         read_only_fields = ["updated_at"]
         # Uniqueness and every other rule are checked once, in services.node_save.
         validators = []

@@ -3,12 +3,18 @@ targets and actuals, an audit of every change to them, and the materialised roll
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from engagements.models import CodeField, Engagement, ReviewCadence
+
+MAX_PLAN_MONTHS = 120
 
 
 class Tree(models.Model):
@@ -44,6 +50,33 @@ class Tree(models.Model):
     @property
     def is_stale(self) -> bool:
         return self.computed_version < self.data_version
+
+    def clean(self) -> None:
+        """The plan's rules, shared by the API, the editor and the admin (they all call it).
+
+        Messages are translated now (gettext), in the language of the request that asked.
+        """
+        super().clean()
+        for name in ("start_month", "end_month"):
+            value = getattr(self, name)
+            if isinstance(value, dt.date):
+                setattr(self, name, value.replace(day=1))
+        start, end = self.start_month, self.end_month
+        if isinstance(start, dt.date) and isinstance(end, dt.date):
+            if end < start:
+                raise ValidationError(
+                    {"end_month": gettext("The last month is before the first month.")}
+                )
+            if (end.year - start.year) * 12 + end.month - start.month >= MAX_PLAN_MONTHS:
+                raise ValidationError({"end_month": gettext("A plan may span at most 120 months.")})
+        if (
+            self.green_threshold is not None
+            and self.amber_threshold is not None
+            and self.amber_threshold > self.green_threshold
+        ):
+            raise ValidationError(
+                {"amber_threshold": gettext("The amber threshold must not be above the green one.")}
+            )
 
 
 class Kind(models.TextChoices):

@@ -28,6 +28,7 @@ from kpitree import engine
 from kpitree.bulk import insert_rows
 from kpitree.formula import FormulaError, parse_formula
 from kpitree.models import (
+    MAX_PLAN_MONTHS,
     Actual,
     Channel,
     Node,
@@ -781,7 +782,6 @@ TREE_FIELDS = (
     "amber_threshold",
     "score_cap",
 )
-MAX_PLAN_MONTHS = 120
 _FORMULA_TOKEN = re.compile(
     r"\[[^\]]*\]"  # a bracketed code
     r"|\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?"  # a number (so 1e5 is not a name)
@@ -790,41 +790,13 @@ _FORMULA_TOKEN = re.compile(
 )
 
 
-def _months_between(start: dt.date, end: dt.date) -> int:
-    return (end.year - start.year) * 12 + end.month - start.month
-
-
 def _shift_month(month: dt.date, months: int) -> dt.date:
     index = month.year * 12 + month.month - 1 + months
     return dt.date(index // 12, index % 12 + 1, 1)
 
 
-def _plan_errors(tree: Tree) -> dict[str, list[str]]:
-    """The rules the API applies to a plan's months (kpitree/api.py TreeSerializer)."""
-    start, end = tree.start_month, tree.end_month
-    if not (isinstance(start, dt.date) and isinstance(end, dt.date)):
-        return {}
-    if end < start:
-        return {"end_month": [_("The last month is before the first month.")]}
-    if _months_between(start, end) >= MAX_PLAN_MONTHS:
-        return {"end_month": [_("A plan may span at most 120 months.")]}
-    return {}
-
-
 def _validated_tree(tree: Tree) -> Tree:
-    for name in ("start_month", "end_month"):
-        value = getattr(tree, name)
-        if isinstance(value, dt.date):
-            setattr(tree, name, value.replace(day=1))
-    errors: dict[str, list[str]] = {}
-    try:
-        tree.full_clean()
-    except ValidationError as exc:
-        errors.update(exc.message_dict)
-    for key, messages in _plan_errors(tree).items():
-        errors.setdefault(key, []).extend(messages)
-    if errors:
-        raise ValidationError(errors)
+    tree.full_clean()  # field rules and Tree.clean (months, span, thresholds)
     return tree
 
 
