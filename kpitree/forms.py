@@ -18,10 +18,13 @@ from engagements.models import Engagement, OutsourcingType, code_validator
 from kpi_planner.access import engagements_for
 from kpitree import queries, services
 from kpitree.catalogue import TreeTemplate
-from kpitree.models import Kind, Node, Rationale, Tree
-
-# Paths under /trees/ that are pages of the editor, not tree codes.
-RESERVED_TREE_CODES = frozenset({"templates"})
+from kpitree.models import (
+    RESERVED_TREE_CODES,
+    Kind,
+    Node,
+    Rationale,
+    Tree,
+)
 
 NODE_FIELDSETS: list[tuple[str, list[str]]] = [
     (_("Basics"), ["code", "name", "kind", "parent", "okr_objective", "definition"]),

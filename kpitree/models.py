@@ -15,6 +15,8 @@ from django.utils.translation import gettext_lazy as _
 from engagements.models import CodeField, Engagement, ReviewCadence
 
 MAX_PLAN_MONTHS = 120
+# Paths under /trees/ that are pages of the editor, not tree codes.
+RESERVED_TREE_CODES = frozenset({"templates"})
 
 
 class Tree(models.Model):
@@ -57,6 +59,13 @@ class Tree(models.Model):
         Messages are translated now (gettext), in the language of the request that asked.
         """
         super().clean()
+        if self.code and self.code.lower() in RESERVED_TREE_CODES:
+            raise ValidationError(
+                {
+                    "code": gettext("“%(code)s” is reserved; choose another code.")
+                    % {"code": self.code}
+                }
+            )
         for name in ("start_month", "end_month"):
             value = getattr(self, name)
             if isinstance(value, dt.date):

@@ -162,3 +162,19 @@ def test_it_refuses_an_amber_threshold_above_the_stored_green_one(mgr_api, rev_t
     assert r.status_code == 400
     assert errors_of(r) == [{"field": "amber_threshold"}]
     assert Tree.objects.get(code="rev").amber_threshold == 90
+
+
+def test_it_refuses_the_reserved_tree_code_templates(db) -> None:
+    from rest_framework.test import APIClient
+
+    from engagements.models import Role
+    from kpitree.models import Tree
+    from tests.conftest import make_user
+
+    client = APIClient()
+    client.force_authenticate(make_user("boss", Role.MANAGER))
+    body = {"code": "templates", "name": "x", "start_month": "2026-04", "end_month": "2027-03"}
+    response = client.post("/api/v1/trees/", body, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "code"
+    assert Tree.objects.count() == 0
