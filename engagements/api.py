@@ -164,10 +164,6 @@ class UserViewSet(SyncMixin, viewsets.ModelViewSet):
     def get_queryset(self):
         return users_for(self.request.user)
 
-    def filter_queryset(self, queryset):
-        # Users have no updated_at; sync of users uses date_joined / tombstones only.
-        return viewsets.ModelViewSet.filter_queryset(self, queryset)
-
 
 class VendorViewSet(SyncMixin, viewsets.ModelViewSet):
     """Vendors (外注先), addressed by code. Lists take `?updated_since=` (deletions as

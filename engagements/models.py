@@ -50,6 +50,8 @@ class User(AbstractUser):
     language = models.CharField(
         _("language"), max_length=8, choices=Language.choices, default=Language.JA
     )
+    # For API sync (?updated_since=); logins save only last_login, so they do not bump it.
+    updated_at = models.DateTimeField(auto_now=True, null=True, db_index=True)
 
     class Meta:
         verbose_name = _("user")

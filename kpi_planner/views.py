@@ -31,5 +31,5 @@ def set_language(request: HttpRequest) -> HttpResponse:
         return HttpResponseRedirect(nxt)
     if request.user.is_authenticated and request.user.language != language:
         request.user.language = language
-        request.user.save(update_fields=["language"])
+        request.user.save(update_fields=["language", "updated_at"])
     return django_set_language(request)
