@@ -8,16 +8,30 @@ import re
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext_lazy as _
-from rest_framework import serializers, viewsets
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import exceptions, serializers, viewsets
 from rest_framework.permissions import BasePermission
 
-from engagements.models import Engagement, User, Vendor
+from engagements.models import Engagement, Role, User, Vendor
 from kpi_planner.access import can_manage, engagements_for, users_for, vendors_for
-from kpi_planner.api import CodeCursorPagination, IsManagerOrReadOnly, SyncMixin, router
+from kpi_planner.api import IsManagerOrReadOnly, SyncCursorPagination, SyncMixin, router
 
 MONTH_RE = re.compile(r"^\d{4}-\d{2}$")
+# What MonthField and kpitree.services.parse_period accept, for the schema.
+MONTH_SCHEMA = {
+    "type": "string",
+    "pattern": r"^(19\d\d|2\d\d\d)-(0[1-9]|1[0-2])$",
+    "example": "2026-04",
+    "description": "a month, YYYY-MM",
+}
 
 
+@extend_schema_field(MONTH_SCHEMA)
+class MonthTextField(serializers.CharField):
+    """A "YYYY-MM" month in a serializer that only documents a body (the service parses it)."""
+
+
+@extend_schema_field(MONTH_SCHEMA)
 class MonthField(serializers.DateField):
     """A month written "YYYY-MM" at the edges, the first day of the month inside.
 
@@ -61,6 +75,16 @@ class ValidatedModelSerializer(serializers.ModelSerializer):
         return attrs
 
 
+class SlugField(serializers.SlugRelatedField):
+    """A reference by code or username. Text with a NUL character names nothing: it answers
+    "does not exist" without a query (PostgreSQL refuses NUL in a query with an error)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and "\x00" in data:
+            self.fail("does_not_exist", slug_name=self.slug_field, value=data)
+        return super().to_internal_value(data)
+
+
 class VendorSerializer(ValidatedModelSerializer):
     class Meta:
         model = Vendor
@@ -69,10 +93,10 @@ class VendorSerializer(ValidatedModelSerializer):
 
 
 class EngagementSerializer(ValidatedModelSerializer):
-    vendor = serializers.SlugRelatedField(slug_field="code", queryset=Vendor.objects.all())
+    vendor = SlugField(slug_field="code", queryset=Vendor.objects.all())
     start_month = MonthField()
     end_month = MonthField()
-    manager = serializers.SlugRelatedField(
+    manager = SlugField(
         slug_field="username", queryset=User.objects.all(), required=False, allow_null=True
     )
 
@@ -96,7 +120,7 @@ class EngagementSerializer(ValidatedModelSerializer):
 
 
 class UserSerializer(ValidatedModelSerializer):
-    vendor = serializers.SlugRelatedField(
+    vendor = SlugField(
         slug_field="code", queryset=Vendor.objects.all(), required=False, allow_null=True
     )
     password = serializers.CharField(
@@ -127,6 +151,22 @@ class UserSerializer(ValidatedModelSerializer):
     def validate(self, attrs: dict) -> dict:
         if self.instance is None and not attrs.get("password"):
             raise serializers.ValidationError({"password": _("A new user needs a password.")})
+        request = self.context.get("request")
+        if self.instance is not None and request and self.instance.pk == request.user.pk:
+            # A manager who disabled or demoted their own account would be locked out of the
+            # very screens that could undo it (possibly the last manager).
+            errors = {}
+            if attrs.get("is_active") is False:
+                errors["is_active"] = _("You cannot deactivate your own account.")
+            role = attrs.get("role", self.instance.role)
+            if (
+                role != self.instance.role
+                and role != Role.MANAGER
+                and not self.instance.is_superuser
+            ):
+                errors["role"] = _("You cannot give up your own manager role; ask another manager.")
+            if errors:
+                raise serializers.ValidationError(errors)
         return super().validate(attrs)
 
     def create(self, validated_data: dict) -> User:
@@ -151,18 +191,29 @@ class IsManager(BasePermission):
         return can_manage(request.user)
 
 
+class OwnAccount(exceptions.APIException):
+    status_code = 409
+    default_detail = _("You cannot delete your own account; ask another manager.")
+    default_code = "own_account"
+
+
 class UserViewSet(SyncMixin, viewsets.ModelViewSet):
     """Accounts, addressed by username; managers only. `password` is write-only."""
 
     serializer_class = UserSerializer
     permission_classes = [IsManager]
-    pagination_class = CodeCursorPagination
+    pagination_class = SyncCursorPagination
     lookup_field = "username"
     lookup_value_regex = r"[\w.@+-]+"
     tombstone_kind = "user"
 
     def get_queryset(self):
         return users_for(self.request.user)
+
+    def perform_destroy(self, instance: User) -> None:
+        if instance.pk == self.request.user.pk:
+            raise OwnAccount()
+        super().perform_destroy(instance)
 
 
 class VendorViewSet(SyncMixin, viewsets.ModelViewSet):
@@ -171,7 +222,7 @@ class VendorViewSet(SyncMixin, viewsets.ModelViewSet):
 
     serializer_class = VendorSerializer
     permission_classes = [IsManagerOrReadOnly]
-    pagination_class = CodeCursorPagination
+    pagination_class = SyncCursorPagination
     lookup_field = "code"
     lookup_value_regex = r"[A-Za-z0-9._-]+"
     tombstone_kind = "vendor"
@@ -189,7 +240,7 @@ class EngagementViewSet(SyncMixin, viewsets.ModelViewSet):
 
     serializer_class = EngagementSerializer
     permission_classes = [IsManagerOrReadOnly]
-    pagination_class = CodeCursorPagination
+    pagination_class = SyncCursorPagination
     lookup_field = "code"
     lookup_value_regex = r"[A-Za-z0-9._-]+"
     tombstone_kind = "engagement"
@@ -214,6 +265,7 @@ router.register("engagements", EngagementViewSet, basename="engagement")
 from django.http import Http404 as _Http404  # noqa: E402
 from django.shortcuts import get_object_or_404 as _get_object_or_404  # noqa: E402
 from drf_spectacular.utils import extend_schema as _extend_schema  # noqa: E402
+from rest_framework.pagination import BasePagination as _BasePagination  # noqa: E402
 from rest_framework.decorators import action as _action  # noqa: E402
 from rest_framework.response import Response as _Response  # noqa: E402
 
@@ -221,7 +273,7 @@ from engagements import services as _portal  # noqa: E402
 
 
 class SubmissionSerializer(serializers.Serializer):
-    period = serializers.CharField(help_text="YYYY-MM")
+    period = MonthTextField()
     status = serializers.ChoiceField(
         choices=["not_started", "draft", "submitted", "approved", "returned"]
     )
@@ -237,9 +289,29 @@ class SubmissionActionSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True)
 
 
+class OnePage(_BasePagination):
+    """The submissions list is one page in the shape of every other list (`next` and `previous`
+    are null); declared for the schema only, the list builds its page itself."""
+
+    def get_paginated_response_schema(self, schema: dict) -> dict:
+        return {
+            "type": "object",
+            "required": ["next", "previous", "results"],
+            "properties": {
+                "next": {"type": "string", "nullable": True, "description": "always null"},
+                "previous": {"type": "string", "nullable": True, "description": "always null"},
+                "results": schema,
+            },
+        }
+
+    def get_schema_operation_parameters(self, view) -> list:
+        return []
+
+
 class SubmissionViewSet(viewsets.ViewSet):
     """One row per month of the engagement; POST an action on a month."""
 
+    pagination_class = OnePage
     lookup_field = "period"
     lookup_value_regex = r"\d{4}-\d{2}"
     serializer_class = SubmissionSerializer
@@ -270,10 +342,11 @@ class SubmissionViewSet(viewsets.ViewSet):
         when = _portal.month_of_engagement(engagement, period)
         if when is None:
             raise _Http404
+        # Passed as sent: the workflow refuses a reason that is not plain text.
         reason = request.data.get("reason", "") if isinstance(request.data, dict) else ""
         try:
             _portal.submission_step(
-                name, user=request.user, engagement=engagement, period=when, reason=str(reason)
+                name, user=request.user, engagement=engagement, period=when, reason=reason
             )
         except _portal.WorkflowError as exc:
             return _Response(

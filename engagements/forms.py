@@ -14,16 +14,25 @@ from engagements.uploads import MAX_BYTES
 MAX_TEXT = 2000
 
 
+def _text(post: QueryDict, key: str, limit: int) -> str:
+    # A NUL byte cannot be typed into a text box, and PostgreSQL refuses to store one (a 500):
+    # drop it here, as the form fields of the other pages refuse it.
+    return post.get(key, "").replace("\x00", "")[:limit]
+
+
 def entries_from_post(post: QueryDict) -> list[Entry]:
     """The grid's cells: `value-<node id>`, `why-<node id>`, `next-<node id>`. Which nodes the
     user may enter is decided by services.month_save, not here."""
-    ids = sorted({int(k[6:]) for k in post if k.startswith("value-") and k[6:].isdigit()})
+    # ASCII digits only: "value-²" passes isdigit() but not int().
+    ids = sorted(
+        {int(k[6:]) for k in post if k.startswith("value-") and k[6:].isascii() and k[6:].isdigit()}
+    )
     return [
         Entry(
             node_id=pk,
-            value=post.get(f"value-{pk}", "")[:100],
-            why=post.get(f"why-{pk}", "")[:MAX_TEXT],
-            next_action=post.get(f"next-{pk}", "")[:MAX_TEXT],
+            value=_text(post, f"value-{pk}", 100),
+            why=_text(post, f"why-{pk}", MAX_TEXT),
+            next_action=_text(post, f"next-{pk}", MAX_TEXT),
         )
         for pk in ids
     ]
@@ -46,6 +55,13 @@ class ReasonForm(forms.Form):
     reason = forms.CharField(
         label=_("Reason"), max_length=MAX_TEXT, widget=forms.Textarea(attrs={"rows": 3})
     )
+
+
+class StepForm(forms.Form):
+    """The reason sent with a month's step (return and reopen need one; the service says so).
+    A form field, so that what cannot be stored (a NUL byte, a novel) is refused here."""
+
+    reason = forms.CharField(required=False, max_length=MAX_TEXT, strip=False)
 
 
 class ProposalForm(forms.ModelForm):

@@ -165,6 +165,7 @@ class Engagement(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="managed_engagements",
+        limit_choices_to=models.Q(role=Role.MANAGER) | models.Q(is_superuser=True),
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
@@ -185,6 +186,8 @@ class Engagement(models.Model):
             self.end_month = first_of_month(self.end_month)
         if self.start_month and self.end_month and self.end_month < self.start_month:
             raise ValidationError({"end_month": _("The end month is before the start month.")})
+        if self.manager_id is not None and self.manager.effective_role != Role.MANAGER:
+            raise ValidationError({"manager": _("The manager in charge must have the manager role.")})
 
 
 class SubmissionStatus(models.TextChoices):

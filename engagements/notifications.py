@@ -100,7 +100,9 @@ def vendor_users(engagement: Engagement) -> list[User]:
 def managers_of(engagement: Engagement) -> list[User]:
     """The engagement's manager in charge; every manager when it has none."""
     manager = engagement.manager
-    if manager is not None and manager.is_active:
+    # Only a real manager counts as "in charge": a stale or wrong assignment must never send
+    # one vendor's reports to someone else.
+    if manager is not None and manager.is_active and manager.effective_role == Role.MANAGER:
         return [manager]
     return list(
         User.objects.filter(is_active=True).filter(role=Role.MANAGER)

@@ -13,14 +13,21 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils import formats, timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from engagements import notifications, services, uploads
-from engagements.forms import DecisionForm, ProposalForm, ReasonForm, UploadForm, entries_from_post
+from engagements.forms import (
+    DecisionForm,
+    ProposalForm,
+    ReasonForm,
+    StepForm,
+    UploadForm,
+    entries_from_post,
+)
 from engagements.models import (
     Engagement,
     ProposalStatus,
@@ -39,6 +46,7 @@ from kpi_planner.access import (
     can_manage,
     can_report,
     engagements_for,
+    get_visible_or_404,
     kgi_paths,
     notifications_for,
     proposals_for,
@@ -51,7 +59,7 @@ HISTORY_MONTHS = 6  # the grid shows the month being entered and the five before
 
 
 def _engagement(request: HttpRequest, code: str) -> Engagement:
-    return get_object_or_404(engagements_for(request.user).select_related("manager"), code=code)
+    return get_visible_or_404(engagements_for(request.user).select_related("manager"), code=code)
 
 
 def _month(engagement: Engagement, text: str) -> dt.date:
@@ -327,14 +335,20 @@ def month_action(request: HttpRequest, code: str, period: str) -> HttpResponse:
     """submit / approve / return / reopen a month (the buttons of the month page)."""
     eng = _engagement(request, code)
     when = _month(eng, period)
+    if not (can_report(request.user, eng) or can_manage(request.user)):
+        raise PermissionDenied  # supervisors and viewers take no step, whatever the action
     action = request.POST.get("action", "")
+    form = StepForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(form.errors["reason"]))
+        return redirect("portal:month", eng.code, period)
     try:
         services.submission_step(
             action,
             user=request.user,
             engagement=eng,
             period=when,
-            reason=request.POST.get("reason", ""),
+            reason=form.cleaned_data["reason"],
         )
     except WorkflowError as exc:
         if exc.code == "forbidden":
@@ -448,9 +462,12 @@ def history(request: HttpRequest, code: str) -> HttpResponse:
         "node", "user"
     )
     events = SubmissionEvent.objects.filter(engagement=eng).select_related("user")
+    # The KPI is picked among the visible ones, never parsed into a query: "²" or a 30-digit
+    # id must not reach int() or the database (a 500); an unknown one shows no rows.
     node_id = request.GET.get("node", "")
-    if node_id.isdigit():
-        audits = audits.filter(node_id=int(node_id))
+    selected = next((n.pk for n in nodes if str(n.pk) == node_id), None)
+    if node_id:
+        audits = audits.filter(node_id=selected) if selected else audits.none()
     period = parse_period(request.GET.get("period", ""))
     if period:
         audits, events = audits.filter(period=period), events.filter(period=period)
@@ -462,7 +479,7 @@ def history(request: HttpRequest, code: str) -> HttpResponse:
         "nodes": nodes,
         "page": page,
         "events": list(events[:200]),
-        "selected_node": int(node_id) if node_id.isdigit() else None,
+        "selected_node": selected,
         "selected_period": period,
         "periods": services.engagement_months(eng),
     }
@@ -522,7 +539,9 @@ def proposals(request: HttpRequest, code: str) -> HttpResponse:
 @require_POST
 def proposal_decide(request: HttpRequest, code: str, pk: int) -> HttpResponse:
     eng = _engagement(request, code)
-    proposal = get_object_or_404(proposals_for(request.user).filter(engagement=eng), pk=pk)
+    proposal = get_visible_or_404(proposals_for(request.user).filter(engagement=eng), pk=pk)
+    if not can_manage(request.user):
+        raise PermissionDenied  # whatever the form says: only managers decide
     form = DecisionForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Choose adopt or decline."))
@@ -565,7 +584,7 @@ def notifications_read(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def notification_open(request: HttpRequest, pk: int) -> HttpResponse:
-    note = get_object_or_404(notifications_for(request.user), pk=pk)
+    note = get_visible_or_404(notifications_for(request.user), pk=pk)
     if note.read_at is None:
         note.read_at = timezone.now()
         note.save(update_fields=["read_at"])

@@ -157,6 +157,8 @@ def send_approval_digests(*, today: dt.date | None = None) -> int:
     per_manager: dict[int, list[dict]] = defaultdict(list)
     for sub in waiting:
         in_charge = sub.engagement.manager
+        if in_charge is not None and in_charge.effective_role != Role.MANAGER:
+            in_charge = None  # only a real manager is in charge (see notifications.managers_of)
         targets = [in_charge] if in_charge and in_charge.is_active else managers
         for manager in targets:
             per_manager[manager.pk].append(
@@ -168,7 +170,11 @@ def send_approval_digests(*, today: dt.date | None = None) -> int:
             )
     by_pk = {m.pk: m for m in managers}
     by_pk.update(
-        {s.engagement.manager.pk: s.engagement.manager for s in waiting if s.engagement.manager}
+        {
+            s.engagement.manager.pk: s.engagement.manager
+            for s in waiting
+            if s.engagement.manager and s.engagement.manager.effective_role == Role.MANAGER
+        }
     )
     sent = 0
     for pk, items in per_manager.items():

@@ -34,7 +34,14 @@ from engagements.models import (
 from kpi_planner.access import can_manage, can_report, nodes_for
 from kpitree.engine import month_range
 from kpitree.models import Actual, Node, RollupRule, Source
-from kpitree.services import RecordError, RecordResult, actuals_record, parse_period
+from kpitree.services import (
+    RecordError,
+    RecordResult,
+    actuals_record,
+    has_nul,
+    nul_message,
+    parse_period,
+)
 
 log = logging.getLogger(__name__)
 
@@ -394,7 +401,12 @@ def _step(
     return sub
 
 
-def _clean_reason(reason: str) -> str:
+def _clean_reason(reason: object) -> str:
+    # The API passes the JSON value as sent: a list or a number is not a reason.
+    if reason is not None and not isinstance(reason, str):
+        raise WorkflowError(_("Write the reason as text."), field="reason")
+    if has_nul(reason):
+        raise WorkflowError(nul_message(), field="reason")
     reason = (reason or "").strip()
     if not reason:
         raise WorkflowError(_("Give a reason."), field="reason")

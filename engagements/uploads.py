@@ -94,7 +94,13 @@ def _fail(message: str) -> UploadError:
 
 def _decode(data: bytes) -> str:
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16")
+        try:
+            text = data.decode("utf-16")
+        except UnicodeDecodeError:  # an odd number of bytes, a lone surrogate
+            raise _fail(_("This is not a CSV or Excel (.xlsx) file.")) from None
+        if "\x00" in text:
+            raise _fail(_("This is not a CSV or Excel (.xlsx) file."))
+        return text
     if b"\x00" in data:
         raise _fail(_("This is not a CSV or Excel (.xlsx) file."))
     for encoding in ("utf-8-sig", "cp932"):
@@ -178,7 +184,8 @@ def read_table(data: bytes) -> tuple[dict[str, int], list[tuple[int, dict[str, s
     if data.startswith(b"\xd0\xcf\x11\xe0"):
         raise _fail(_("Old Excel files (.xls) cannot be read; save it as .xlsx or CSV."))
     table = _xlsx_table(data) if data.startswith(b"PK\x03\x04") else _csv_table(data)
-    table = [(line, [c.strip() for c in cells]) for line, cells in table]
+    # A NUL byte (possible in an .xlsx cell) cannot be stored by PostgreSQL: drop it.
+    table = [(line, [c.replace("\x00", "").strip() for c in cells]) for line, cells in table]
     table = [(line, cells) for line, cells in table if any(cells)]
     if not table:
         raise _fail(_("The file is empty."))
@@ -469,6 +476,12 @@ def template_xlsx(user: User, engagement: Engagement, period: dt.date) -> bytes:
     for cell in sheet["E"][1:]:
         cell.number_format = "@"  # keep "2026-04" as text: Excel would turn it into a date
     sheet.freeze_panes = "A2"
+    # openpyxl stores a text starting with "=" as a formula: a comment such as =HYPERLINK(…)
+    # must come back as the text that was typed.
+    for row in sheet.iter_rows():
+        for cell in row:
+            if cell.data_type == "f":
+                cell.data_type = "s"
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()

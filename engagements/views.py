@@ -2,13 +2,15 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
 
 from engagements.models import OutsourcingType, Phase
-from kpi_planner.access import engagements_for, sees_everything, vendors_for
+from kpi_planner.access import engagements_for, get_visible_or_404, sees_everything, vendors_for
 
 
 @login_required
+@require_GET
 def engagement_list(request: HttpRequest) -> HttpResponse:
     qs = engagements_for(request.user).order_by("vendor__code", "code")
     otype = request.GET.get("type", "")
@@ -28,12 +30,14 @@ def engagement_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@require_GET
 def engagement_detail(request: HttpRequest, code: str) -> HttpResponse:
-    engagement = get_object_or_404(engagements_for(request.user), code=code)
+    engagement = get_visible_or_404(engagements_for(request.user), code=code)
     return render(request, "engagements/engagement_detail.html", {"engagement": engagement})
 
 
 @login_required
+@require_GET
 def vendor_list(request: HttpRequest) -> HttpResponse:
     if not sees_everything(request.user):
         raise PermissionDenied

@@ -166,3 +166,32 @@ def notifications_for(user: AnyUser):
     if role_of(user) is None:
         return Notification.objects.none()
     return Notification.objects.filter(recipient=user)
+
+
+# -- looking up what a user typed (access audit) ----------------------------------------------------
+
+
+def _can_match(lookups: dict) -> bool:
+    """False when a looked-up text holds a NUL byte: no code has one, and PostgreSQL refuses
+    such a parameter with an error (a 500) instead of finding nothing."""
+    return not any(isinstance(v, str) and "\x00" in v for v in lookups.values())
+
+
+def get_visible_or_404(queryset: QuerySet, **lookups):
+    """The object of `queryset` (taken from one of the functions above) matching `lookups`,
+    which come from a URL or a form: Http404 when it is hidden, unknown or impossible, so the
+    three cannot be told apart."""
+    from django.http import Http404
+    from django.shortcuts import get_object_or_404
+
+    if not _can_match(lookups):
+        raise Http404
+    return get_object_or_404(queryset, **lookups)
+
+
+def first_visible(queryset: QuerySet, **lookups):
+    """Like get_visible_or_404 for an optional choice (a parent typed into a form): the first
+    match, or None."""
+    if not _can_match(lookups):
+        return None
+    return queryset.filter(**lookups).first()

@@ -6,8 +6,10 @@ other statuses carry the same shape with ``field: null``.
 
 from __future__ import annotations
 
+import copy
 import datetime
 import hashlib
+import re
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -17,6 +19,8 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.pagination import CursorPagination
@@ -25,8 +29,35 @@ from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from engagements.models import code_validator
 from kpi_planner.access import can_manage, sees_everything, vendor_scope
 from kpi_planner.models import Tombstone
+
+# Every natural key (vendor, engagement, tree and node codes) has this shape (API.md).
+CODE_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def is_code(value: Any) -> bool:
+    return isinstance(value, str) and CODE_RE.fullmatch(value) is not None
+
+
+def code_or_404(value: str) -> str:
+    """A code from the URL path. Anything else names no object: 404 without asking the database
+    (PostgreSQL refuses a NUL character in a query with an error, not an empty result)."""
+    if not is_code(value):
+        raise Http404
+    return value
+
+
+def code_params(request, *names: str) -> dict[str, str | None]:
+    """The query parameters `names` (None when not given), each of which must have the shape of
+    a code: 400 listing those that do not. A well-formed code that matches nothing simply
+    filters everything out."""
+    values = {name: request.query_params.get(name) or None for name in names}
+    bad = {name: code_validator.message for name, v in values.items() if v and not is_code(v)}
+    if bad:
+        raise exceptions.ValidationError(bad)
+    return values
 
 
 def flatten_errors(detail: Any, *, field: str | None = None, index: int | None = None) -> list:
@@ -103,6 +134,48 @@ class CodeCursorPagination(CursorPagination):
     max_page_size = 1000
     ordering = "id"
 
+    def decode_cursor(self, request):
+        # DRF checks the offset and direction of a cursor but not its position, which goes
+        # straight into `id > position`: a hand-made cursor such as base64("p=abc") would fail
+        # there. Positions are ids (BIGINT), so anything else is an invalid cursor (404, as DRF
+        # answers for every other malformed cursor).
+        cursor = super().decode_cursor(request)
+        if cursor is not None and cursor.position is not None:
+            try:
+                valid = 0 <= int(cursor.position) < 2**63
+            except ValueError:
+                valid = False
+            if not valid:
+                raise exceptions.NotFound(self.invalid_cursor_message)
+        return cursor
+
+
+# A deleted object in an `?updated_since=` list (SyncMixin), documented beside the live rows.
+TOMBSTONE_SCHEMA = {
+    "type": "object",
+    "description": "A deleted object (only in lists read with `updated_since`).",
+    "properties": {
+        "code": {"type": "string", "description": "the code (username) it had"},
+        "deleted": {"type": "boolean", "description": "always true"},
+        "deleted_at": {"type": "string", "format": "date-time"},
+    },
+    "required": ["code", "deleted", "deleted_at"],
+}
+
+
+class SyncCursorPagination(CodeCursorPagination):
+    """The pagination of SyncMixin lists: its schema shows that a row may be a tombstone."""
+
+    def get_paginated_response_schema(self, schema: dict) -> dict:
+        # `schema` is the list's schema (an array of the objects); `results` may also hold
+        # tombstones. New dicts: `schema` itself is also the page's `results` (no cycles).
+        page = super().get_paginated_response_schema(schema)
+        page["properties"]["results"] = {
+            "type": "array",
+            "items": {"oneOf": [schema["items"], copy.deepcopy(TOMBSTONE_SCHEMA)]},
+        }
+        return page
+
 
 def parse_updated_since(request) -> datetime.datetime | None:
     raw = request.query_params.get("updated_since")
@@ -112,13 +185,29 @@ def parse_updated_since(request) -> datetime.datetime | None:
         value = parse_datetime(raw.replace(" ", "+"))
     except ValueError:  # well formed but impossible, e.g. month 13
         value = None
+    if value is not None:
+        try:
+            if timezone.is_naive(value):
+                value = timezone.make_aware(value)
+            # In UTC: PostgreSQL refuses offsets beyond ±15:59, which ISO-8601 text may carry
+            # (e.g. -18:25). An instant outside years 1-9999 in UTC (0001-01-01T00:00:00+09:00)
+            # cannot be compared at all.
+            value = value.astimezone(datetime.UTC)
+        except OverflowError:
+            value = None
     if value is None:
         raise exceptions.ValidationError(
             {"updated_since": _("Use an ISO-8601 date-time, e.g. 2026-04-01T00:00:00+09:00.")}
         )
-    if timezone.is_naive(value):
-        value = timezone.make_aware(value)
     return value
+
+
+UPDATED_SINCE = OpenApiParameter(
+    "updated_since",
+    OpenApiTypes.DATETIME,
+    description="Only what changed after this ISO-8601 date-time; deletions come as tombstones "
+    '`{"code", "deleted": true, "deleted_at"}` on the last page.',
+)
 
 
 class SyncMixin:
@@ -155,6 +244,7 @@ class SyncMixin:
         since = parse_updated_since(self.request) if self.action == "list" else None
         return queryset.filter(updated_at__gt=since) if since else queryset
 
+    @extend_schema(parameters=[UPDATED_SINCE])
     def list(self, request, *args, **kwargs) -> Response:
         response = super().list(request, *args, **kwargs)
         since = parse_updated_since(request)

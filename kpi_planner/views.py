@@ -2,7 +2,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 from django.views.i18n import set_language as django_set_language
 
 from engagements.models import Language
@@ -10,6 +10,7 @@ from kpi_planner.access import engagements_for, role_of, vendors_for
 
 
 @login_required
+@require_GET
 def home(request: HttpRequest) -> HttpResponse:
     engagements = engagements_for(request.user).order_by("vendor__code", "code")
     ctx = {

@@ -7,27 +7,29 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status, viewsets
 from rest_framework.decorators import api_view
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from engagements.api import MonthField, ValidatedModelSerializer
+from engagements.api import MonthField, MonthTextField, ValidatedModelSerializer
 from engagements.models import Engagement
 from kpi_planner.access import can_manage, engagements_for, nodes_for, trees_for
 from kpi_planner.api import (
     CodeCursorPagination,
     IsManagerOrReadOnly,
+    SyncCursorPagination,
     SyncMixin,
     check_if_match,
+    code_or_404,
+    code_params,
     parse_updated_since,
     router,
     write_tombstones,
 )
 from kpitree import engine, services
-from kpitree.models import Actual, Grain, Node, Rollup, Target, Tree
+from kpitree.models import Actual, Grain, Node, Rationale, Rollup, Target, Tree
 
 CODE_RE = r"[A-Za-z0-9._-]+"
 
@@ -62,7 +64,7 @@ class TreeViewSet(SyncMixin, viewsets.ModelViewSet):
 
     serializer_class = TreeSerializer
     permission_classes = [IsManagerOrReadOnly]
-    pagination_class = CodeCursorPagination
+    pagination_class = SyncCursorPagination
     lookup_field = "code"
     lookup_value_regex = CODE_RE
     tombstone_kind = "tree"
@@ -149,7 +151,7 @@ class TreeScopedMixin:
     def tree(self) -> Tree:
         if not hasattr(self, "_tree"):
             self._tree = get_object_or_404(
-                trees_for(self.request.user), code=self.kwargs["tree_code"]
+                trees_for(self.request.user), code=code_or_404(self.kwargs["tree_code"])
             )
         return self._tree
 
@@ -160,7 +162,7 @@ class NodeViewSet(TreeScopedMixin, SyncMixin, viewsets.ModelViewSet):
 
     serializer_class = NodeSerializer
     permission_classes = [IsManagerOrReadOnly]
-    pagination_class = CodeCursorPagination
+    pagination_class = SyncCursorPagination
     lookup_field = "code"
     lookup_value_regex = CODE_RE
     tombstone_kind = "node"
@@ -199,10 +201,12 @@ class NodeViewSet(TreeScopedMixin, SyncMixin, viewsets.ModelViewSet):
 
 
 class TargetRowSerializer(serializers.Serializer):
+    """Documents a row of targets (services.targets_record validates the rows)."""
+
     node = serializers.CharField()
-    period = serializers.CharField()
+    period = MonthTextField()
     value = serializers.FloatField()
-    rationale = serializers.CharField(allow_blank=True, required=False)
+    rationale = serializers.ChoiceField(choices=Rationale.choices, allow_blank=True, required=False)
 
 
 def record_error_response(exc: services.RecordError) -> Response:
@@ -231,8 +235,9 @@ class TargetView(TreeScopedMixin, APIView):
     def get(self, request, tree_code: str) -> Response:
         qs = Target.objects.filter(node__in=nodes_for(request.user).filter(tree=self.tree()))
         qs = _period_filters(request, qs)
-        if request.query_params.get("node"):
-            qs = qs.filter(node__code=request.query_params["node"])
+        node = code_params(request, "node")["node"]
+        if node:
+            qs = qs.filter(node__code=node)
         rows = qs.order_by("node__code", "period").values(
             "node__code", "period", "value", "rationale"
         )
@@ -320,19 +325,18 @@ class ActualViewSet(viewsets.ReadOnlyModelViewSet):
         return super().list(request, *args, **kwargs)
 
     def get_queryset(self) -> QuerySet[Actual]:
-        params = self.request.query_params
         qs = Actual.objects.filter(node__in=nodes_for(self.request.user)).select_related(
             "node__tree", "updated_by"
         )
-        if params.get("tree"):
-            qs = qs.filter(node__tree__code=params["tree"])
-        if params.get("node"):
-            qs = qs.filter(node__code=params["node"])
-        if params.get("engagement"):
+        codes = code_params(self.request, "tree", "node", "engagement")
+        tree, node, engagement = codes["tree"], codes["node"], codes["engagement"]
+        if tree:
+            qs = qs.filter(node__tree__code=tree)
+        if node:
+            qs = qs.filter(node__code=node)
+        if engagement:
             qs = qs.filter(
-                node__engagement__in=engagements_for(self.request.user).filter(
-                    code=params["engagement"]
-                )
+                node__engagement__in=engagements_for(self.request.user).filter(code=engagement)
             )
         qs = _period_filters(self.request, qs)
         since = parse_updated_since(self.request)
@@ -340,9 +344,11 @@ class ActualViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class ActualRowSerializer(serializers.Serializer):
+    """Documents a row of actuals (services.actuals_record validates the rows)."""
+
     tree = serializers.CharField()
     node = serializers.CharField()
-    period = serializers.CharField(help_text="YYYY-MM")
+    period = MonthTextField()
     value = serializers.FloatField()
     comment = serializers.CharField(allow_blank=True, required=False)
 
@@ -370,6 +376,30 @@ def actuals_bulk(request) -> Response:
     return Response(result.as_dict())
 
 
+ROLLUP_SCHEMA = inline_serializer(
+    "Rollup",
+    {
+        "tree": serializers.CharField(),
+        "period": MonthTextField(help_text="first month of the quarter/year"),
+        "grain": serializers.ChoiceField(Grain.values),
+        "computed_at": serializers.DateTimeField(allow_null=True),
+        "stale": serializers.BooleanField(),
+        "nodes": inline_serializer(
+            "RollupNode",
+            {
+                "node": serializers.CharField(),
+                "actual": serializers.FloatField(allow_null=True),
+                "target": serializers.FloatField(allow_null=True),
+                "achievement": serializers.FloatField(allow_null=True),
+                "status": serializers.CharField(help_text="green, amber, red or none"),
+                "computed": serializers.BooleanField(),
+            },
+            many=True,
+        ),
+    },
+)
+
+
 class RollupView(TreeScopedMixin, APIView):
     """Computed values of every visible node for one period and grain."""
 
@@ -380,7 +410,7 @@ class RollupView(TreeScopedMixin, APIView):
             ),
             OpenApiParameter("grain", str, enum=["month", "quarter", "year"]),
         ],
-        responses=OpenApiTypes.OBJECT,
+        responses=ROLLUP_SCHEMA,
     )
     def get(self, request, tree_code: str) -> Response:
         tree = self.tree()

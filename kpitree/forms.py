@@ -15,7 +15,7 @@ from django.utils.dates import MONTHS
 from django.utils.translation import gettext_lazy as _
 
 from engagements.models import Engagement, OutsourcingType, code_validator
-from kpi_planner.access import engagements_for
+from kpi_planner.access import engagements_for, nodes_for
 from kpitree import queries, services
 from kpitree.catalogue import TreeTemplate
 from kpitree.models import (
@@ -134,7 +134,7 @@ class NodeForm(forms.Form):
                     required=False,
                     choices=[
                         ("", _("— none: top of the tree —")),
-                        *queries.parent_choices(tree, exclude=node if node.pk else None),
+                        *queries.parent_choices(tree, user, exclude=node if node.pk else None),
                     ],
                 )
             elif name == "engagement":
@@ -162,7 +162,7 @@ class NodeForm(forms.Form):
         code = self.cleaned_data.get("parent") or ""
         if not code:
             return None
-        parent = Node.objects.filter(tree=self.tree, code=code).first()
+        parent = nodes_for(self.user).filter(tree=self.tree, code=code).first()
         if parent is None:
             raise ValidationError(_("No node “%(code)s” in this tree.") % {"code": code})
         return parent
@@ -214,7 +214,7 @@ class TemplateApplyForm(forms.Form):
 
     def __init__(self, *args, tree: Tree, user, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.tree = tree
+        self.tree, self.user = tree, user
         self.templates = {t.code: t for t in TreeTemplate.objects.all()}
         type_label = dict(OutsourcingType.choices)
         self.fields["template"].choices = [(t.code, t.name) for t in self.templates.values()]
@@ -232,7 +232,7 @@ class TemplateApplyForm(forms.Form):
         ]
         self.fields["parent"].choices = [
             ("", _("— top of the tree —")),
-            *queries.parent_choices(tree),
+            *queries.parent_choices(tree, user),
         ]
         self.engagements = {
             e.code: e for e in engagements_for(user).order_by("vendor__code", "code")
@@ -254,7 +254,7 @@ class TemplateApplyForm(forms.Form):
     def cleaned(self) -> dict:
         data = self.cleaned_data
         parent = (
-            Node.objects.filter(tree=self.tree, code=data["parent"]).first()
+            nodes_for(self.user).filter(tree=self.tree, code=data["parent"]).first()
             if data.get("parent")
             else None
         )

@@ -226,11 +226,12 @@ def _close_tags(rows: list[dict]) -> None:
 # -- nodes ----------------------------------------------------------------------------------------
 
 
-def parent_choices(tree: Tree, exclude: Node | None = None) -> list[tuple[str, str]]:
-    """Every node of the tree as (code, indented label), without `exclude` and its subtree
-    (a node cannot move under itself)."""
+def parent_choices(tree: Tree, user, exclude: Node | None = None) -> list[tuple[str, str]]:
+    """Every node of the tree the user sees as (code, indented label), without `exclude` and its
+    subtree (a node cannot move under itself)."""
     nodes = list(
-        Node.objects.filter(tree=tree)
+        nodes_for(user)
+        .filter(tree=tree)
         .order_by("position", "id")
         .values_list("id", "code", "name", "parent_id")
     )

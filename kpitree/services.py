@@ -62,16 +62,25 @@ def parse_number(value: Any) -> float | None:
     """A finite number from JSON (int/float) or text ('1234.5'); None otherwise."""
     if isinstance(value, bool) or value is None:
         return None
-    if isinstance(value, int | float):
-        number = float(value)
-    elif isinstance(value, str):
-        try:
+    try:
+        if isinstance(value, int | float):
+            number = float(value)  # OverflowError for an integer beyond any float (10**400)
+        elif isinstance(value, str):
             number = float(value.strip())
-        except ValueError:
+        else:
             return None
-    else:
+    except (ValueError, OverflowError):
         return None
     return number if math.isfinite(number) else None
+
+
+def nul_message() -> str:
+    """PostgreSQL cannot store (or even look up) text with a NUL character; nobody means one."""
+    return _("Remove the invisible NUL character from this text.")
+
+
+def has_nul(value: Any) -> bool:
+    return isinstance(value, str) and "\x00" in value
 
 
 @dataclass(frozen=True)
@@ -163,6 +172,7 @@ def actuals_record(*, user, rows: Sequence[Mapping], channel: str) -> RecordResu
                 and value is not None
                 and isinstance(comment, str)
                 and len(comment) <= 4000
+                and "\x00" not in comment
             ):
                 # A good row (every check below would pass): keep it without building the
                 # list of problems.
@@ -217,6 +227,8 @@ def actuals_record(*, user, rows: Sequence[Mapping], channel: str) -> RecordResu
             problems.append(
                 _error(i, "comment", _("The comment must be text of at most 4,000 characters."))
             )
+        elif has_nul(comment):
+            problems.append(_error(i, "comment", nul_message()))
         if problems:
             errors += problems
             continue
@@ -275,7 +287,9 @@ def targets_record(*, user, tree: Tree, rows: Sequence[Mapping], channel: str) -
 
 
 def _s(value: Any) -> str:
-    return value if isinstance(value, str) else ""
+    """A code as sent, or "" (matches nothing) when it is not text or could not be looked up:
+    PostgreSQL refuses a NUL character in a query, and no code contains one."""
+    return value if isinstance(value, str) and "\x00" not in value else ""
 
 
 def _as_rows(rows: Any) -> list[Mapping]:
@@ -510,9 +524,15 @@ def node_save(*, user, node: Node, data: Mapping[str, Any]) -> Node:
     if not can_manage(user):
         raise ValidationError(_("Only managers may change KPI trees."))
     old = Node.objects.filter(pk=node.pk).values("code", "parent_id").first() if node.pk else None
-    for name, value in data.items():
+    for name in data:
         if name not in NODE_FIELDS:
             raise ValidationError({name: _("Unknown field.")})
+    # Before anything below queries with these values (the code's uniqueness check would fail
+    # on PostgreSQL, which refuses NUL in a query).
+    nul = {name: [nul_message()] for name, value in data.items() if has_nul(value)}
+    if nul:
+        raise ValidationError(nul)
+    for name, value in data.items():
         setattr(node, name, value)
     errors: dict[str, list[str]] = {}
     try:

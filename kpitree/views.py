@@ -17,13 +17,20 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from engagements.models import OutsourcingType, Phase
-from kpi_planner.access import can_manage, nodes_for, sees_everything, trees_for
+from kpi_planner.access import (
+    can_manage,
+    first_visible,
+    get_visible_or_404,
+    nodes_for,
+    sees_everything,
+    trees_for,
+)
 from kpi_planner.templatetags.kpi_format import month
 from kpitree import forms, queries, services
 from kpitree.catalogue import TreeTemplate
@@ -40,12 +47,12 @@ def _htmx(request: HttpRequest) -> bool:
 
 
 def _tree(request: HttpRequest, code: str) -> Tree:
-    return get_object_or_404(trees_for(request.user), code=code)
+    return get_visible_or_404(trees_for(request.user), code=code)
 
 
 def _node(request: HttpRequest, tree: Tree, code: str) -> Node:
     qs = nodes_for(request.user).filter(tree=tree).select_related("parent", "engagement", "tree")
-    return get_object_or_404(qs, code=code)
+    return get_visible_or_404(qs, code=code)
 
 
 def tree_page(view):
@@ -120,7 +127,8 @@ def _tree_context(request: HttpRequest, tree: Tree) -> dict:
     if mode not in ("tree", "table"):
         mode = "table" if data.node_count >= TABLE_FROM else "tree"
     polls = request.GET.get("poll", "0")
-    polls = int(polls) if polls.isdigit() and len(polls) <= 3 else 0
+    # isdigit() alone accepts "²", which int() refuses: only ASCII digits.
+    polls = int(polls) if polls.isascii() and polls.isdigit() and len(polls) <= 3 else 0
     return {
         "tree": tree,
         "view": data,
@@ -180,10 +188,9 @@ def _node_ctx(tree: Tree, node: Node, form: forms.NodeForm) -> dict:
 def node_create(request: HttpRequest, tree: Tree) -> HttpResponse:
     manager_only(request)
     source = request.POST if request.method == "POST" else request.GET
-    parent = (
-        Node.objects.filter(tree=tree, code=source.get("parent", ""))
-        .select_related("engagement")
-        .first()
+    parent = first_visible(
+        nodes_for(request.user).filter(tree=tree).select_related("engagement"),
+        code=source.get("parent", ""),
     )
     node = Node(tree=tree)
     initial = forms.new_node_initial(tree, parent, request.GET.get("kind", Kind.KGI))
@@ -218,7 +225,7 @@ def node_edit(request: HttpRequest, tree: Tree, node_code: str) -> HttpResponse:
             node = services.node_save(user=request.user, node=node, data=forms.service_data(form))
         except ValidationError as exc:
             forms.add_service_errors(form, exc)
-            node = Node.objects.get(pk=node.pk)  # node_save changed it in memory only
+            node = nodes_for(request.user).get(pk=node.pk)  # node_save changed it in memory only
         else:
             fresh = forms.NodeForm(tree=tree, node=node, user=request.user)
             message = _("%(code)s was saved.") % {"code": node.code}
@@ -239,9 +246,17 @@ def node_move(request: HttpRequest, tree: Tree, node_code: str) -> HttpResponse:
     node = _node(request, tree, node_code)
     manager_only(request)
     parent_code = request.POST.get("parent", "")
-    parent = Node.objects.filter(tree=tree, code=parent_code).first() if parent_code else None
+    parent = (
+        first_visible(nodes_for(request.user).filter(tree=tree), code=parent_code)
+        if parent_code
+        else None
+    )
     error = None
-    if parent_code and parent is None:
+    if "parent" not in request.POST:
+        # "" means the top of the tree; a body without the field (JSON, a truncated post)
+        # must not move the node there.
+        error = _("Choose where to move the node.")
+    elif parent_code and parent is None:
         error = _("No node “%(code)s” in this tree.") % {"code": parent_code}
     else:
         try:

@@ -8,16 +8,76 @@ from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from kpi_planner.access import engagements_for
+from kpi_planner.api import code_or_404
 from kpitree.services import parse_period
 from scorecard import queries
 from scorecard.models import ScoreSnapshot
+
+_KPI = inline_serializer(
+    "ScorecardKpi",
+    {
+        "node": serializers.CharField(),
+        "tree": serializers.CharField(allow_null=True),
+        "name": serializers.CharField(),
+        "achievement": serializers.FloatField(allow_null=True),
+        "score": serializers.FloatField(allow_null=True),
+        "status": serializers.CharField(help_text="green, amber, red or none"),
+        "weight": serializers.FloatField(),
+    },
+    many=True,
+)
+_PERSPECTIVE = inline_serializer(
+    "ScorecardPerspective",
+    {
+        "score": serializers.FloatField(allow_null=True),
+        "status": serializers.CharField(help_text="green, amber, red or none"),
+        "weight": serializers.FloatField(),
+        "kpis": _KPI,
+    },
+)
+_OVERALL = inline_serializer(
+    "ScorecardOverall",
+    {
+        "score": serializers.FloatField(allow_null=True),
+        "status": serializers.CharField(help_text="green, amber, red or none"),
+    },
+)
+SCORECARD_SCHEMA = inline_serializer(
+    "Scorecard",
+    {
+        "engagement": serializers.CharField(),
+        "period": serializers.CharField(help_text="YYYY-MM, first month of the quarter/year"),
+        "grain": serializers.ChoiceField(list(queries.GRAINS)),
+        "overall": _OVERALL,
+        "perspectives": inline_serializer(
+            "ScorecardPerspectives",
+            {name: _PERSPECTIVE for name in ("financial", "customer", "process", "learning")},
+        ),
+        "weights": serializers.DictField(child=serializers.FloatField()),
+        "thresholds": inline_serializer(
+            "ScorecardThresholds",
+            {"green": serializers.FloatField(), "amber": serializers.FloatField()},
+        ),
+        "restatements": inline_serializer(
+            "ScorecardRestatement",
+            {
+                "at": serializers.DateTimeField(),
+                "reason": serializers.CharField(),
+                "message": serializers.CharField(),
+                "overall": serializers.FloatField(allow_null=True),
+                "kpis": serializers.ListField(child=serializers.CharField()),
+            },
+            many=True,
+        ),
+    },
+)
 
 
 @extend_schema(
@@ -38,13 +98,13 @@ from scorecard.models import ScoreSnapshot
             "grain", str, enum=["month", "quarter", "year"], description="default month"
         ),
     ],
-    responses=OpenApiTypes.OBJECT,
+    responses=SCORECARD_SCHEMA,
     tags=["scorecard"],
 )
 @api_view(["GET"])
 def engagement_scorecard(request: Request, code: str) -> Response:
     engagement = get_object_or_404(
-        engagements_for(request.user).select_related("scoring"), code=code
+        engagements_for(request.user).select_related("scoring"), code=code_or_404(code)
     )
     grain = request.query_params.get("grain", "month")
     month = parse_period(request.query_params.get("period", ""))

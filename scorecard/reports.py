@@ -64,6 +64,17 @@ def _fmt(x: Any, digits: int = 1, suffix: str = "") -> str:
     return "—" if x is None else Numbers().number(x, digits) + suffix
 
 
+def no_formulas(book) -> None:
+    """Keep every text as text: openpyxl stores a string starting with "=" as a formula, so a
+    vendor's comment such as =HYPERLINK(…) would run in the reader's Excel. The reports write
+    no formula of their own."""
+    for sheet in book.worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                if cell.data_type == "f":
+                    cell.data_type = "s"
+
+
 def _title(engagement: Engagement, month: dt.date) -> str:
     return _("Monthly scorecard report: %(engagement)s") % {"engagement": engagement.name}
 
@@ -194,6 +205,7 @@ def excel_report(
             trend.append(
                 [f"{m:%Y-%m}", *(_num(page.trend.loc[m, c]) for c in ["overall", *PERSPECTIVES])]
             )
+        no_formulas(book)
         buffer = io.BytesIO()
         book.save(buffer)
         return _filename(engagement, month, "xlsx"), buffer.getvalue(), XLSX

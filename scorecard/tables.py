@@ -109,6 +109,9 @@ def raw(value: Any, kind: str) -> Any:
         return timezone.localtime(value).isoformat(timespec="seconds")
     if isinstance(value, float):
         return round(value, 6)
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        # Vendor comments end up here: keep spreadsheet software from running them as formulas.
+        return "'" + value
     return value
 
 

@@ -20,7 +20,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
@@ -28,8 +28,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from engagements.models import OutsourcingType, Phase
-from kpi_planner.access import can_manage, engagements_for, nodes_for, trees_for
-from kpitree.models import Node, Rationale
+from kpi_planner.access import (
+    can_manage,
+    engagements_for,
+    get_visible_or_404,
+    nodes_for,
+    trees_for,
+)
+from kpitree.models import Rationale
 from kpitree.services import parse_period
 from scorecard import charts, queries, reports, scoring, services
 from scorecard.forecast import AT_RISK_BELOW
@@ -200,7 +206,8 @@ def _sparkline(series: list[tuple[dt.date, float | None, float | None]]) -> dict
 def overview(request: HttpRequest) -> HttpResponse:
     visible = engagements_for(request.user)
     month, bad = _month(
-        request, Node.objects.filter(engagement__in=visible, perspective__in=PERSPECTIVES)
+        request,
+        nodes_for(request.user).filter(engagement__in=visible, perspective__in=PERSPECTIVES),
     )
     grain = _grain(request)
     rows = queries.overview(request.user, month, grain)
@@ -380,8 +387,8 @@ def _overview_table(rows: list[queries.OverviewRow]) -> Table:
 @login_required
 @require_GET
 def engagement(request: HttpRequest, code: str) -> HttpResponse:
-    eng = get_object_or_404(engagements_for(request.user).select_related("scoring"), code=code)
-    month, bad = _month(request, Node.objects.filter(engagement=eng))
+    eng = get_visible_or_404(engagements_for(request.user).select_related("scoring"), code=code)
+    month, bad = _month(request, nodes_for(request.user).filter(engagement=eng))
     grain = _grain(request)
     page = queries.engagement_page(eng, month, grain)
     ordered = page.perspective_lines()
@@ -504,7 +511,7 @@ def _kpi_lines(lines: list[queries.KpiLine]) -> list[dict]:
 @login_required
 @require_POST
 def weights(request: HttpRequest, code: str) -> HttpResponse:
-    eng = get_object_or_404(engagements_for(request.user), code=code)
+    eng = get_visible_or_404(engagements_for(request.user), code=code)
     if not can_manage(request.user):
         raise PermissionDenied
     try:
@@ -531,7 +538,7 @@ def weights(request: HttpRequest, code: str) -> HttpResponse:
 @login_required
 @require_GET
 def kpi(request: HttpRequest, tree: str, node: str) -> HttpResponse:
-    obj = get_object_or_404(
+    obj = get_visible_or_404(
         nodes_for(request.user).select_related("tree", "engagement__vendor", "parent"),
         tree__code=tree,
         code=node,
@@ -697,8 +704,8 @@ def _matrix_frame(kpis: list[scoring.KpiScore]) -> pd.DataFrame:
 @login_required
 @require_GET
 def matrix(request: HttpRequest, code: str) -> HttpResponse:
-    eng = get_object_or_404(engagements_for(request.user).select_related("scoring"), code=code)
-    month, bad = _month(request, Node.objects.filter(engagement=eng))
+    eng = get_visible_or_404(engagements_for(request.user).select_related("scoring"), code=code)
+    month, bad = _month(request, nodes_for(request.user).filter(engagement=eng))
     grain = _grain(request)
     card = queries.engagement_scorecard(eng, month, grain)
     table = _matrix_table(card.kpis())
@@ -716,7 +723,7 @@ def matrix(request: HttpRequest, code: str) -> HttpResponse:
 @login_required
 @require_GET
 def tree(request: HttpRequest, code: str) -> HttpResponse:
-    obj = get_object_or_404(trees_for(request.user), code=code)
+    obj = get_visible_or_404(trees_for(request.user), code=code)
     nodes_qs = nodes_for(request.user).filter(tree=obj, perspective__in=PERSPECTIVES)
     month, bad = _month(request, nodes_qs)
     grain = _grain(request)
@@ -779,7 +786,7 @@ def tree(request: HttpRequest, code: str) -> HttpResponse:
 @login_required
 @require_GET
 def funnel(request: HttpRequest, tree: str, node: str) -> HttpResponse:
-    result = get_object_or_404(
+    result = get_visible_or_404(
         nodes_for(request.user).select_related("tree", "engagement"), tree__code=tree, code=node
     )
     factors = funnel_factors(result.formula) if result.rollup == "formula" else None
@@ -864,7 +871,7 @@ def funnel(request: HttpRequest, tree: str, node: str) -> HttpResponse:
 def comparison(request: HttpRequest) -> HttpResponse:
     visible = engagements_for(request.user)
     month, bad = _month(
-        request, Node.objects.filter(engagement__in=visible).exclude(template_code="")
+        request, nodes_for(request.user).filter(engagement__in=visible).exclude(template_code="")
     )
     grain = _grain(request)
     measure = request.GET.get("measure", "achievement")
@@ -974,10 +981,10 @@ def comparison(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def report(request: HttpRequest, code: str, fmt: str) -> HttpResponse:
-    eng = get_object_or_404(
+    eng = get_visible_or_404(
         engagements_for(request.user).select_related("scoring", "vendor"), code=code
     )
-    month, _bad = _month(request, Node.objects.filter(engagement=eng))
+    month, _bad = _month(request, nodes_for(request.user).filter(engagement=eng))
     language = getattr(request, "LANGUAGE_CODE", "ja")
     if fmt == "xlsx":
         name, content, mimetype = reports.excel_report(eng, month, language)

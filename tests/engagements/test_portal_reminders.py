@@ -193,3 +193,12 @@ def test_it_sends_the_manager_the_monthly_report_on_the_due_day_once(people, man
     ]
     assert mail.attachments[0][0].endswith("2026-10.xlsx")
     assert mail.attachments[1][1].startswith(b"%PDF")
+
+
+def test_it_never_sends_a_vendor_user_the_managers_mail(people, other_vendor_user, manager):
+    from engagements.models import Engagement
+    from engagements.notifications import managers_of
+
+    # A wrong assignment written around validation (e.g. a role changed later).
+    Engagement.objects.filter(pk=people["a"].pk).update(manager=other_vendor_user)
+    assert managers_of(Engagement.objects.get(pk=people["a"].pk)) == [manager]
