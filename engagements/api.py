@@ -265,8 +265,8 @@ router.register("engagements", EngagementViewSet, basename="engagement")
 from django.http import Http404 as _Http404  # noqa: E402
 from django.shortcuts import get_object_or_404 as _get_object_or_404  # noqa: E402
 from drf_spectacular.utils import extend_schema as _extend_schema  # noqa: E402
-from rest_framework.pagination import BasePagination as _BasePagination  # noqa: E402
 from rest_framework.decorators import action as _action  # noqa: E402
+from rest_framework.pagination import BasePagination as _BasePagination  # noqa: E402
 from rest_framework.response import Response as _Response  # noqa: E402
 
 from engagements import services as _portal  # noqa: E402

@@ -187,7 +187,9 @@ class Engagement(models.Model):
         if self.start_month and self.end_month and self.end_month < self.start_month:
             raise ValidationError({"end_month": _("The end month is before the start month.")})
         if self.manager_id is not None and self.manager.effective_role != Role.MANAGER:
-            raise ValidationError({"manager": _("The manager in charge must have the manager role.")})
+            raise ValidationError(
+                {"manager": _("The manager in charge must have the manager role.")}
+            )
 
 
 class SubmissionStatus(models.TextChoices):

@@ -213,12 +213,16 @@ def test_it_scopes_a_viewer_bound_to_a_vendor_read_only(
     assert Engagement.objects.get(code="ADS-1").name == "広告運用"
 
 
-def test_it_refuses_a_manager_in_charge_who_is_not_a_manager(db, manager, engagement_a, other_vendor_user):
+def test_it_refuses_a_manager_in_charge_who_is_not_a_manager(
+    db, manager, engagement_a, other_vendor_user
+):
     from rest_framework.test import APIClient
 
     client = APIClient()
     client.force_authenticate(manager)
-    response = client.patch("/api/v1/engagements/CALL-1/", {"manager": other_vendor_user.username}, format="json")
+    response = client.patch(
+        "/api/v1/engagements/CALL-1/", {"manager": other_vendor_user.username}, format="json"
+    )
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == "manager"
     engagement_a.refresh_from_db()

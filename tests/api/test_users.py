@@ -138,6 +138,9 @@ def test_it_answers_404_for_an_unknown_username(mgr_api):
 
 def test_it_lists_only_users_changed_since_a_time(mgr_api, vendor_user, supervisor):
     since = timezone.now()
-    assert mgr_api.patch("/api/v1/users/vend/", {"email": "new@callnavi.example.jp"}).status_code == 200
+    assert (
+        mgr_api.patch("/api/v1/users/vend/", {"email": "new@callnavi.example.jp"}).status_code
+        == 200
+    )
     rows = mgr_api.get("/api/v1/users/", {"updated_since": since.isoformat()}).json()["results"]
     assert [u["username"] for u in rows] == ["vend"]
