@@ -18,9 +18,10 @@ from kpi_planner.api import IsManagerOrReadOnly, SyncCursorPagination, SyncMixin
 
 MONTH_RE = re.compile(r"^\d{4}-\d{2}$")
 # What MonthField and kpitree.services.parse_period accept, for the schema.
+MONTH_PATTERN = r"^(19\d\d|2\d\d\d)-(0[1-9]|1[0-2])$"
 MONTH_SCHEMA = {
     "type": "string",
-    "pattern": r"^(19\d\d|2\d\d\d)-(0[1-9]|1[0-2])$",
+    "pattern": MONTH_PATTERN,
     "example": "2026-04",
     "description": "a month, YYYY-MM",
 }

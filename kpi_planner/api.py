@@ -35,6 +35,7 @@ from kpi_planner.models import Tombstone
 
 # Every natural key (vendor, engagement, tree and node codes) has this shape (API.md).
 CODE_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
+CODE_PATTERN = f"^{CODE_RE.pattern}$"  # the same, for the schema
 
 
 def is_code(value: Any) -> bool:
@@ -200,6 +201,11 @@ def parse_updated_since(request) -> datetime.datetime | None:
             {"updated_since": _("Use an ISO-8601 date-time, e.g. 2026-04-01T00:00:00+09:00.")}
         )
     return value
+
+
+def code_parameter(name: str) -> OpenApiParameter:
+    """A query parameter holding a code, for the schema (see code_params)."""
+    return OpenApiParameter(name, str, pattern=CODE_PATTERN)
 
 
 UPDATED_SINCE = OpenApiParameter(

@@ -13,16 +13,19 @@ from rest_framework.decorators import api_view
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from engagements.api import MonthField, MonthTextField, ValidatedModelSerializer
+from engagements.api import MONTH_PATTERN, MonthField, MonthTextField, ValidatedModelSerializer
 from engagements.models import Engagement
 from kpi_planner.access import can_manage, engagements_for, nodes_for, trees_for
 from kpi_planner.api import (
+    CODE_PATTERN,
+    UPDATED_SINCE,
     CodeCursorPagination,
     IsManagerOrReadOnly,
     SyncCursorPagination,
     SyncMixin,
     check_if_match,
     code_or_404,
+    code_parameter,
     code_params,
     parse_updated_since,
     router,
@@ -32,6 +35,11 @@ from kpitree import engine, services
 from kpitree.models import Actual, Grain, Node, Rationale, Rollup, Target, Tree
 
 CODE_RE = r"[A-Za-z0-9._-]+"
+
+
+def month_parameter(name: str, **kwargs) -> OpenApiParameter:
+    """A "YYYY-MM" query parameter, for the schema."""
+    return OpenApiParameter(name, str, pattern=MONTH_PATTERN, **kwargs)
 
 
 class TreeSerializer(ValidatedModelSerializer):
@@ -221,14 +229,25 @@ def record_error_response(exc: services.RecordError) -> Response:
     return Response({"errors": errors}, status=code)
 
 
+# The tree's code in the URL of the views below (the URL pattern itself accepts any text).
+TREE_CODE = OpenApiParameter(
+    "tree_code",
+    str,
+    OpenApiParameter.PATH,
+    pattern=CODE_PATTERN,
+    description="tree code",
+)
+
+
+@extend_schema(parameters=[TREE_CODE])
 class TargetView(TreeScopedMixin, APIView):
     """GET the tree's targets; PUT a list of rows to upsert them (all or nothing)."""
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("period_from", str),
-            OpenApiParameter("period_to", str),
-            OpenApiParameter("node", str),
+            month_parameter("period_from"),
+            month_parameter("period_to"),
+            code_parameter("node"),
         ],
         responses=TargetRowSerializer(many=True),
     )
@@ -317,8 +336,10 @@ class ActualViewSet(viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter(n, str)
-            for n in ("tree", "node", "engagement", "period_from", "period_to", "updated_since")
+            *(code_parameter(name) for name in ("tree", "node", "engagement")),
+            month_parameter("period_from"),
+            month_parameter("period_to"),
+            UPDATED_SINCE,
         ]
     )
     def list(self, request, *args, **kwargs) -> Response:
@@ -400,13 +421,14 @@ ROLLUP_SCHEMA = inline_serializer(
 )
 
 
+@extend_schema(parameters=[TREE_CODE])
 class RollupView(TreeScopedMixin, APIView):
     """Computed values of every visible node for one period and grain."""
 
     @extend_schema(
         parameters=[
-            OpenApiParameter(
-                "period", str, required=True, description="YYYY-MM (any month of the quarter/year)"
+            month_parameter(
+                "period", required=True, description="YYYY-MM (any month of the quarter/year)"
             ),
             OpenApiParameter("grain", str, enum=["month", "quarter", "year"]),
         ],
@@ -467,6 +489,7 @@ router.register(r"trees/(?P<tree_code>[A-Za-z0-9._-]+)/nodes", NodeViewSet, base
 router.register("actuals", ActualViewSet, basename="actual")
 
 
+@extend_schema(parameters=[TREE_CODE])
 class LintView(TreeScopedMixin, APIView):
     """Design findings of a tree (the pitfalls of DOMAIN.md), in the caller's language."""
 

@@ -14,8 +14,9 @@ from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from engagements.api import MONTH_PATTERN
 from kpi_planner.access import engagements_for
-from kpi_planner.api import code_or_404
+from kpi_planner.api import CODE_PATTERN, code_or_404
 from kpitree.services import parse_period
 from scorecard import queries
 from scorecard.models import ScoreSnapshot
@@ -92,7 +93,18 @@ SCORECARD_SCHEMA = inline_serializer(
     ),
     parameters=[
         OpenApiParameter(
-            "period", str, required=True, description="YYYY-MM (any month of the quarter/year)"
+            "code",
+            str,
+            OpenApiParameter.PATH,
+            pattern=CODE_PATTERN,
+            description="engagement code",
+        ),
+        OpenApiParameter(
+            "period",
+            str,
+            required=True,
+            pattern=MONTH_PATTERN,
+            description="YYYY-MM (any month of the quarter/year)",
         ),
         OpenApiParameter(
             "grain", str, enum=["month", "quarter", "year"], description="default month"

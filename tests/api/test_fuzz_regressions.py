@@ -305,3 +305,18 @@ def test_it_documents_the_computed_views_field_by_field(schema, path, keys):
     ok = schema["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
     body = schema["components"]["schemas"][ok["schema"]["$ref"].rsplit("/", 1)[1]]
     assert set(body["properties"]) == keys
+
+
+@pytest.mark.parametrize(
+    ("path", "name", "pattern"),
+    [
+        ("/api/v1/trees/{tree_code}/rollup/", "period", r"^(19\d\d|2\d\d\d)-(0[1-9]|1[0-2])$"),
+        ("/api/v1/trees/{tree_code}/rollup/", "tree_code", "^[A-Za-z0-9._-]{1,64}$"),
+        ("/api/v1/engagements/{code}/scorecard/", "code", "^[A-Za-z0-9._-]{1,64}$"),
+        ("/api/v1/actuals/", "tree", "^[A-Za-z0-9._-]{1,64}$"),
+        ("/api/v1/actuals/", "period_from", r"^(19\d\d|2\d\d\d)-(0[1-9]|1[0-2])$"),
+    ],
+)
+def test_it_documents_the_shape_of_codes_and_months_in_parameters(schema, path, name, pattern):
+    params = {p["name"]: p["schema"] for p in schema["paths"][path]["get"]["parameters"]}
+    assert params[name]["pattern"] == pattern
