@@ -401,7 +401,8 @@ ROLLUP_SCHEMA = inline_serializer(
     "Rollup",
     {
         "tree": serializers.CharField(),
-        "period": MonthTextField(help_text="first month of the quarter/year"),
+        # Not MonthTextField: the fiscal year of January 1900 begins in 1899.
+        "period": serializers.CharField(help_text="YYYY-MM, first month of the quarter/year"),
         "grain": serializers.ChoiceField(Grain.values),
         "computed_at": serializers.DateTimeField(allow_null=True),
         "stale": serializers.BooleanField(),

@@ -320,3 +320,10 @@ def test_it_documents_the_computed_views_field_by_field(schema, path, keys):
 def test_it_documents_the_shape_of_codes_and_months_in_parameters(schema, path, name, pattern):
     params = {p["name"]: p["schema"] for p in schema["paths"][path]["get"]["parameters"]}
     assert params[name]["pattern"] == pattern
+
+
+def test_it_answers_the_rollup_of_the_fiscal_year_that_began_before_1900(mgr_api, rev_tree, schema):
+    r = mgr_api.get("/api/v1/trees/rev/rollup/", {"period": "1900-01", "grain": "year"})
+    assert r.status_code == 200
+    assert r.json()["period"] == "1899-04"
+    assert "pattern" not in schema["components"]["schemas"]["Rollup"]["properties"]["period"]
