@@ -76,7 +76,7 @@ class ValidatedModelSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class SlugField(serializers.SlugRelatedField):
+class NulSafeSlugRelatedField(serializers.SlugRelatedField):
     """A reference by code or username. Text with a NUL character names nothing: it answers
     "does not exist" without a query (PostgreSQL refuses NUL in a query with an error)."""
 
@@ -94,10 +94,10 @@ class VendorSerializer(ValidatedModelSerializer):
 
 
 class EngagementSerializer(ValidatedModelSerializer):
-    vendor = SlugField(slug_field="code", queryset=Vendor.objects.all())
+    vendor = NulSafeSlugRelatedField(slug_field="code", queryset=Vendor.objects.all())
     start_month = MonthField()
     end_month = MonthField()
-    manager = SlugField(
+    manager = NulSafeSlugRelatedField(
         slug_field="username", queryset=User.objects.all(), required=False, allow_null=True
     )
 
@@ -121,7 +121,7 @@ class EngagementSerializer(ValidatedModelSerializer):
 
 
 class UserSerializer(ValidatedModelSerializer):
-    vendor = SlugField(
+    vendor = NulSafeSlugRelatedField(
         slug_field="code", queryset=Vendor.objects.all(), required=False, allow_null=True
     )
     password = serializers.CharField(
