@@ -292,14 +292,14 @@ def worker_main() -> None:
     """Child process: set up Django, read a tree id, run one `tree_recompute`, print JSON with
     its wall time and the process's peak RSS (resource.getrusage: ru_maxrss, KiB on Linux)."""
     common.setup_django(common.bench_database_url())
-    from kpitree import services
+    from kpitree import recompute
 
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     line = sys.stdin.readline().strip()
     if not line:
         return  # the benchmark stopped before the database was ready
     start = time.perf_counter()
-    result = services.tree_recompute(tree_id=int(line))
+    result = recompute.tree_recompute(tree_id=int(line))
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
@@ -376,11 +376,11 @@ def main(worker: subprocess.Popen) -> int:
     try:
         common.setup_django(common.bench_database_url(), migrate=True)
         tree_id = common.store_tree(small)
-        from kpitree import services
+        from kpitree import recompute
 
         # A first recompute fills the Rollup table, so the worker's run replaces rows, as it
         # does in production.
-        services.tree_recompute(tree_id=tree_id)
+        recompute.tree_recompute(tree_id=tree_id)
         w = run_worker(worker, tree_id)
         good = w["peak_mb"] < TARGET_RSS_MB
         ok &= good

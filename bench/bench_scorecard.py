@@ -164,7 +164,7 @@ def add_kpis(tree, owners: list[tuple[object, int]], seed: int) -> None:
 
 def build_data() -> dict:
     from engagements.models import Engagement, Role, Submission, User, Vendor
-    from kpitree.services import tree_recompute
+    from kpitree.recompute import tree_recompute
     from scorecard.services import snapshot_engagements_for_tree
 
     vendors = Vendor.objects.bulk_create(

@@ -54,7 +54,7 @@ def run() -> int:
     from django.test.utils import CaptureQueriesContext
 
     from engagements.models import Engagement, Role, User
-    from kpitree import services
+    from kpitree import recompute
     from kpitree.models import Node, Rollup, Tree
     from kpitree.queries import NODE_COLUMNS
 
@@ -81,7 +81,7 @@ def run() -> int:
     for n in SIZES:
         code = f"ED{n}"
         tree_id = common.store_tree(common.generate_tree(n), code=code)
-        services.tree_recompute(tree_id=tree_id)
+        recompute.tree_recompute(tree_id=tree_id)
         fns[f"floor {n}"] = lambda code=code: floor(code)
         for mode in ("tree", "table"):
             url = f"/trees/{code}/?view={mode}"

@@ -450,26 +450,28 @@ class RollupView(TreeScopedMixin, APIView):
             return Response({"errors": errors}, status=400)
         start = engine.period_start(period, grain, tree.fiscal_year_start)
         nodes = nodes_for(request.user).filter(tree=tree)
+        # Two plain reads joined here, not `node__in=<subquery>`: the planner may turn that join
+        # into a nested loop over a bloated or freshly changed table; (tree, grain, period) is
+        # an index, and the visible nodes are read anyway.
         rows = {
-            r["node_id"]: r
-            for r in Rollup.objects.filter(
-                tree=tree, grain=grain, period=start, node__in=nodes
-            ).values("node_id", "actual", "target", "achievement", "status")
+            r[0]: r
+            for r in Rollup.objects.filter(tree=tree, grain=grain, period=start).values_list(
+                "node_id", "actual", "target", "achievement", "status"
+            )
         }
         out = []
+        empty = (None, None, None, None, "none")
         for node_id, code, rollup in nodes.order_by("position", "id").values_list(
             "id", "code", "rollup"
         ):
-            r = rows.get(node_id, {})
+            _id, actual, target, achievement, status_ = rows.get(node_id, empty)
             out.append(
                 {
                     "node": code,
-                    "actual": r.get("actual"),
-                    "target": r.get("target"),
-                    "achievement": None
-                    if r.get("achievement") is None
-                    else round(r["achievement"], 4),
-                    "status": r.get("status", "none"),
+                    "actual": actual,
+                    "target": target,
+                    "achievement": None if achievement is None else round(achievement, 4),
+                    "status": status_,
                     "computed": rollup != "input",
                 }
             )

@@ -28,3 +28,62 @@ def insert_rows(model: type[models.Model], fields: Sequence[str], rows: Sequence
     model.objects.bulk_create(
         [model(**dict(zip(attnames, row, strict=True))) for row in rows], batch_size=1000
     )
+
+
+UPDATE_CHUNK = {"postgresql": 20000, "sqlite": 500}
+
+
+def update_rows(model: type[models.Model], fields: Sequence[str], rows: Sequence[tuple]) -> int:
+    """Update rows by primary key from plain tuples `(pk, *values in fields order)`.
+
+    One statement per chunk that joins the table to the new values (PostgreSQL: `unnest` of one
+    array per column; SQLite: a VALUES list), instead of bulk_update's `CASE WHEN pk = …` per
+    field, whose cost grows with the square of the batch: 25,000 changed actuals took 24 s that
+    way and about as long as inserting them this way. Returns the number of rows updated.
+    """
+    if not rows:
+        return 0
+    meta = model._meta
+    q = connection.ops.quote_name
+    table = q(meta.db_table)
+    pk = q(meta.pk.column)
+    columns = [q(meta.get_field(f).column) for f in fields]
+    vendor = connection.vendor
+    size = UPDATE_CHUNK.get(vendor, 500)
+    done = 0
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), size):
+            chunk = rows[start : start + size]
+            if vendor == "postgresql":
+                types = [meta.pk.rel_db_type(connection)] + [
+                    meta.get_field(f).rel_db_type(connection)
+                    if meta.get_field(f).is_relation
+                    else meta.get_field(f).db_type(connection)
+                    for f in fields
+                ]
+                names = ["pk", *(f"c{i}" for i in range(len(fields)))]
+                arrays = ", ".join(f"%s::{t}[]" for t in types)
+                sets = ", ".join(f"{c} = v.c{i}" for i, c in enumerate(columns))
+                sql = (
+                    f"UPDATE {table} AS t SET {sets} FROM unnest({arrays}) "
+                    f"AS v({', '.join(names)}) WHERE t.{pk} = v.pk"
+                )
+                params = [list(column) for column in zip(*chunk, strict=True)]
+            else:
+                width = 1 + len(fields)
+                values = ", ".join(["(" + ", ".join(["%s"] * width) + ")"] * len(chunk))
+                sets = ", ".join(f"{c} = v.column{i + 2}" for i, c in enumerate(columns))
+                sql = (
+                    f"UPDATE {table} SET {sets} FROM (VALUES {values}) AS v "
+                    f"WHERE {table}.{pk} = v.column1"
+                )
+                params = [
+                    connection.ops.adapt_datetimefield_value(v)
+                    if hasattr(v, "tzinfo") and hasattr(v, "hour")
+                    else v
+                    for row in chunk
+                    for v in row
+                ]
+            cursor.execute(sql, params)
+            done += cursor.rowcount
+    return done

@@ -13,7 +13,7 @@ import datetime as dt
 from django.db import transaction
 
 from engagements.models import Engagement, User
-from kpitree import services
+from kpitree import recompute, services
 from kpitree.models import Actual, Node, Tree
 
 FY_START, FY_END = dt.date(2026, 4, 1), dt.date(2027, 3, 1)
@@ -439,7 +439,7 @@ def seed_trees() -> dict[str, int]:
         channel="system",
     )
     for tree in (acquisition, revenue):
-        services.tree_recompute(tree_id=tree.pk)
+        recompute.tree_recompute(tree_id=tree.pk)
     return {"trees": 2, "nodes": Node.objects.filter(tree__in=[acquisition, revenue]).count()}
 
 

@@ -269,11 +269,14 @@ class TreePlan:
         present: np.ndarray | None = None,
         filled0: np.ndarray | None = None,
         counts: np.ndarray | None = None,
+        fixed: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> np.ndarray:
         """Combine months into periods (quarters or years) by each node's time aggregation.
 
         compute() passes in what several grains share: `present` (~isnan(monthly)), `filled0`
-        (monthly with 0 for missing) and `counts` (months with a value per period).
+        (monthly with 0 for missing) and `counts` (months with a value per period). `fixed`
+        (rows, values) gives some rows their period values outright, before the `recompute`
+        formulas read them (an incremental recompute's unchanged children).
         """
         n, _t = monthly.shape
         p = len(first_idx)
@@ -313,6 +316,8 @@ class TreePlan:
                 else:  # last: the last month of the period that has a value
                     vals = _last_in_buckets(monthly[rows], present[rows], first_idx)
                 out[rows] = np.where(counts[rows] > 0, vals, np.nan)
+            if fixed is not None:
+                out[fixed[0]] = fixed[1]
             # recompute: the formula over the children's period values, deepest first.
             for batch in self.recompute_batches:
                 out[batch.nodes] = batch.evaluate(out)
@@ -549,8 +554,14 @@ def compute(
     target: np.ndarray,
     *,
     fiscal_year_start: int = 4,
+    fixed: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None,
 ) -> dict[str, GrainResult]:
-    """Evaluate a tree for every month, quarter and year of its plan."""
+    """Evaluate a tree for every month, quarter and year of its plan.
+
+    `fixed` maps "quarter"/"year" to (rows, actual, target): the period values of rows that
+    are given, not aggregated (see kpitree/recompute.py: the unchanged children of the nodes an
+    incremental recompute evaluates, whose stored rollups are already right).
+    """
     m_actual = plan.evaluate(actual)
     m_target = plan.evaluate(target, keep_explicit=True)
     has_own_target = ~np.isnan(target).all(axis=1) & plan.computed
@@ -578,11 +589,22 @@ def compute(
             t_counts = np.add.reduceat(t_counts, pos, axis=1)
         else:
             a_counts = t_counts = None
+        given = (fixed or {}).get(grain)
         a = plan.aggregate(
-            m_actual, first_idx, present=a_present, filled0=a_filled, counts=a_counts
+            m_actual,
+            first_idx,
+            present=a_present,
+            filled0=a_filled,
+            counts=a_counts,
+            fixed=None if given is None else (given[0], given[1]),
         )
         t = plan.aggregate(
-            m_target, first_idx, present=t_present, filled0=t_filled, counts=t_counts
+            m_target,
+            first_idx,
+            present=t_present,
+            filled0=t_filled,
+            counts=t_counts,
+            fixed=None if given is None else (given[0], given[2]),
         )
         # A recompute node with explicit targets of its own: its period target is its own months
         # combined (a ratio's target is an average of its monthly targets), not the formula.

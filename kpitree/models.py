@@ -38,6 +38,9 @@ class Tree(models.Model):
     data_version = models.PositiveBigIntegerField(default=0)
     computed_version = models.PositiveBigIntegerField(default=0)
     computed_at = models.DateTimeField(null=True, blank=True)
+    # Set when a recompute task has been sent and has not started yet: a write that finds it set
+    # sends nothing (the queued task will see its change), so one task per tree waits at most.
+    queued_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
 
@@ -353,6 +356,27 @@ class Rollup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.node_id} {self.grain} {self.period:%Y-%m}: {self.actual} / {self.target}"
+
+
+class RollupChange(models.Model):
+    """What a write changed since the last recompute, written in the write's transaction.
+
+    `node_id` is the node whose actuals or targets changed; NULL means the structure changed
+    (nodes added, moved or deleted, a formula or a setting changed) and the whole tree must be
+    evaluated. The recompute that consumes a change deletes it in the transaction that writes
+    the rollups, so a change is never lost between a write and a recompute, whatever crashes.
+    A plain integer, not a foreign key, so that writes take no lock on the node.
+    """
+
+    tree = models.ForeignKey(Tree, on_delete=models.CASCADE, related_name="+")
+    node_id = models.BigIntegerField(null=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["tree"])]
+
+    def __str__(self) -> str:
+        return f"change {self.tree_id}/{self.node_id or '*'}"
 
 
 # The template catalogue's models live in kpitree/catalogue.py; importing them here registers

@@ -10,22 +10,19 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from engagements.models import Role, Submission, SubmissionStatus
 from kpi_planner.access import can_manage, can_write_actual, nodes_for, role_of, trees_for
 from kpi_planner.models import Tombstone
-from kpitree import engine
-from kpitree.bulk import insert_rows
+from kpitree.bulk import insert_rows, update_rows
 from kpitree.formula import FormulaError, parse_formula
 from kpitree.models import (
     MAX_PLAN_MONTHS,
@@ -33,13 +30,13 @@ from kpitree.models import (
     Channel,
     Node,
     Rationale,
-    Rollup,
     RollupRule,
     Target,
     TimeAggregation,
     Tree,
     ValueAudit,
 )
+from kpitree.recompute import mark_changed, mark_stale
 
 PERIOD_RE = re.compile(r"^(\d{4})-(\d{2})$")
 CHUNK = 2000
@@ -393,6 +390,7 @@ def _write(
             ):
                 existing[(node_id, period)] = (pk, value, text)
         new_rows, changed, audit = [], [], []
+        tree_of = {r.node_id: r.tree_id for r in valid}
         for r in valid:
             old = existing.get((r.node_id, r.period))
             if old is None:
@@ -454,8 +452,14 @@ def _write(
                 [(r.node_id, r.period, r.value, r.text, now, user_id) for r in new_rows],
             )
             update_fields = ["value", "rationale", "updated_at", "updated_by"]
-        if changed:
-            model.objects.bulk_update(changed, update_fields, batch_size=1000)
+        update_rows(
+            model,
+            update_fields,
+            [
+                (obj.pk, *(getattr(obj, model._meta.get_field(f).attname) for f in update_fields))
+                for obj in changed
+            ],
+        )
         insert_rows(
             ValueAudit,
             [
@@ -472,19 +476,13 @@ def _write(
             ],
             audit,
         )
-        if new_rows or changed:
-            mark_stale({r.tree_id for r in valid})
+        touched: dict[int, set[int]] = {}
+        for r in new_rows:
+            touched.setdefault(r.tree_id, set()).add(r.node_id)
+        for obj in changed:
+            touched.setdefault(tree_of[obj.node_id], set()).add(obj.node_id)
+        mark_changed(touched)
     return RecordResult(len(new_rows), len(changed), len(valid) - len(new_rows) - len(changed))
-
-
-def mark_stale(tree_ids: Iterable[int]) -> None:
-    """Bump the trees' data version and, once the transaction commits, enqueue a recompute each."""
-    from kpitree.tasks import recompute_tree
-
-    ids = sorted(set(tree_ids))
-    Tree.objects.filter(pk__in=ids).update(data_version=F("data_version") + 1)
-    for tree_id in ids:
-        transaction.on_commit(lambda tree_id=tree_id: recompute_tree.delay(tree_id))
 
 
 # -- trees and nodes ----------------------------------------------------------------------------
@@ -670,121 +668,6 @@ def node_delete(*, user, node: Node) -> dict[str, int]:
     Node.objects.filter(pk__in=ids).delete()
     mark_stale([node.tree_id])
     return counts
-
-
-# -- recompute ----------------------------------------------------------------------------------
-
-
-def tree_recompute(*, tree_id: int) -> dict[str, Any]:
-    """Recompute every rollup row of a tree. Idempotent: the same data gives the same rows."""
-    tree = Tree.objects.filter(pk=tree_id).first()
-    if tree is None:
-        return {"tree": tree_id, "skipped": "deleted"}
-    version = tree.data_version
-    months = engine.month_range(tree.start_month, tree.end_month)
-    nodes = list(
-        Node.objects.filter(tree=tree)
-        .order_by("id")
-        .values_list(
-            "id",
-            "code",
-            "parent__code",
-            "rollup",
-            "formula",
-            "weight",
-            "time_aggregation",
-            "direction",
-            "green_threshold",
-            "amber_threshold",
-        )
-    )
-    specs = [
-        engine.NodeSpec(
-            code=c,
-            parent=p,
-            rollup=r,
-            formula=f,
-            weight=w,
-            time_aggregation=ta,
-            direction=d,
-            green=g,
-            amber=a,
-        )
-        for _id, c, p, r, f, w, ta, d, g, a in nodes
-    ]
-    plan = engine.TreePlan.build(specs, green=tree.green_threshold, amber=tree.amber_threshold)
-    position = {node_id: i for i, (node_id, *_rest) in enumerate(nodes)}
-    column = {m: j for j, m in enumerate(months)}
-    actual = _value_matrix(Actual, tree, position, column, len(months))
-    target = _value_matrix(Target, tree, position, column, len(months))
-    results = engine.compute(plan, months, actual, target, fiscal_year_start=tree.fiscal_year_start)
-    now = timezone.now()
-    ids = np.array([node_id for node_id, *_rest in nodes], dtype=np.int64)
-    rows = []
-    for grain, r in results.items():
-        p = len(r.periods)
-        node_col = np.repeat(ids, p).tolist()
-        period_col = r.periods * len(ids)
-        statuses = engine.STATUS_NAMES[r.status.ravel()].tolist()
-        rows.extend(
-            zip(
-                [tree.pk] * len(node_col),
-                node_col,
-                [grain] * len(node_col),
-                period_col,
-                _nullable(r.actual),
-                _nullable(r.target),
-                _nullable(r.achievement),
-                statuses,
-                [now] * len(node_col),
-                strict=True,
-            )
-        )
-    with transaction.atomic():
-        Rollup.objects.filter(tree=tree).delete()
-        insert_rows(
-            Rollup,
-            [
-                "tree",
-                "node",
-                "grain",
-                "period",
-                "actual",
-                "target",
-                "achievement",
-                "status",
-                "computed_at",
-            ],
-            rows,
-        )
-        Tree.objects.filter(pk=tree.pk, computed_version__lt=version).update(
-            computed_version=version, computed_at=now
-        )
-    return {"tree": tree.code, "nodes": len(nodes), "rows": len(rows), "version": version}
-
-
-def _nullable(matrix: np.ndarray) -> list[float | None]:
-    flat = matrix.ravel().astype(object)
-    flat[np.isnan(matrix.ravel())] = None
-    return flat.tolist()
-
-
-def _value_matrix(model, tree: Tree, position: dict, column: dict, n_months: int) -> np.ndarray:
-    out = np.full((len(position), n_months), np.nan)
-    qs = model.objects.filter(
-        node__tree=tree, period__gte=tree.start_month, period__lte=tree.end_month
-    )
-    for node_id, period, value in qs.values_list("node_id", "period", "value").iterator(
-        chunk_size=10000
-    ):
-        out[position[node_id], column[period]] = value
-    return out
-
-
-def stale_tree_ids() -> list[int]:
-    return list(
-        Tree.objects.filter(computed_version__lt=F("data_version")).values_list("pk", flat=True)
-    )
 
 
 # -- the browser editor: trees, copies, templates, moves -----------------------------------------

@@ -1,27 +1,28 @@
-"""Celery tasks of the KPI tree: thin wrappers around kpitree.services."""
+"""Celery tasks of the KPI tree: thin wrappers around kpitree.recompute."""
 
 from celery import shared_task
 
-from kpitree import services
+from kpitree import recompute
 
 
 @shared_task(name="kpitree.recompute_tree", acks_late=True, reject_on_worker_lost=True)
 def recompute_tree(tree_id: int) -> dict:
-    """Recompute one tree's rollups, then snapshot the scores of the engagements in it.
+    """Bring one tree's rollups up to date (only what changed), then snapshot the scores of the
+    engagements in it.
 
-    Both steps are idempotent, so a redelivery after a crash is harmless.
+    Both steps are idempotent and serialised per tree, so a redelivery after a crash, or a
+    second task for the same tree, is harmless: it finds the tree up to date and does nothing.
     """
     from scorecard.services import snapshot_engagements_for_tree
 
-    result = services.tree_recompute(tree_id=tree_id)
-    snapshot_engagements_for_tree(tree_id)
+    result = recompute.tree_recompute(tree_id=tree_id, full=False)
+    if not result.get("skipped"):
+        snapshot_engagements_for_tree(tree_id)
     return result
 
 
 @shared_task(name="kpitree.recompute_stale")
 def recompute_stale() -> list[int]:
-    """Beat sweep: enqueue a recompute for every tree whose rollups are behind its data."""
-    ids = services.stale_tree_ids()
-    for tree_id in ids:
-        recompute_tree.delay(tree_id)
-    return ids
+    """Beat sweep: send a recompute for every tree whose rollups are behind its data and that
+    has none waiting (after a broker outage, or a worker that died with its task)."""
+    return recompute.sweep()

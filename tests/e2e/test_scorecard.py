@@ -9,7 +9,8 @@ from engagements.demo import DEMO_PASSWORD, seed_accounts_and_engagements
 from engagements.models import Engagement, User
 from kpitree.demo import seed_trees
 from kpitree.models import Node, Tree
-from kpitree.services import actuals_record, targets_record, tree_recompute
+from kpitree.recompute import tree_recompute
+from kpitree.services import actuals_record, targets_record
 from scorecard.services import forecast_tree, snapshot_engagements_for_tree
 from tests.e2e.conftest import login
 

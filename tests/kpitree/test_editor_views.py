@@ -7,7 +7,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from kpi_planner.models import Tombstone
-from kpitree import services
+from kpitree import recompute, services
 from kpitree.models import Actual, Node, Target, Tree
 from kpitree.services import actuals_record, targets_record
 from tests.kpitree.conftest import row
@@ -322,7 +322,7 @@ def big_tree(code: str, n: int, manager) -> Tree:
     )
     rows = [row(f"n{i}", "2026-04", i, tree=code) for i in range(n - 11)]
     actuals_record(user=manager, rows=rows, channel="web")
-    services.tree_recompute(tree_id=tree.pk)
+    recompute.tree_recompute(tree_id=tree.pk)
     return tree
 
 

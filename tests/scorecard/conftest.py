@@ -17,7 +17,8 @@ import datetime as dt
 import pytest
 
 from kpitree.models import Node, Tree
-from kpitree.services import actuals_record, targets_record, tree_recompute
+from kpitree.recompute import tree_recompute
+from kpitree.services import actuals_record, targets_record
 
 OCT = dt.date(2026, 10, 1)
 

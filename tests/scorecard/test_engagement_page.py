@@ -5,7 +5,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from kpitree.models import Tree
-from kpitree.services import actuals_record, targets_record, tree_recompute
+from kpitree.recompute import tree_recompute
+from kpitree.services import actuals_record, targets_record
 from scorecard.models import EngagementScoring, ScoreSnapshot
 from tests.scorecard.conftest import kpi, record
 

@@ -7,7 +7,8 @@ from django.test.utils import CaptureQueriesContext
 
 from engagements.models import Engagement, Submission, Vendor
 from kpitree.models import Tree
-from kpitree.services import actuals_record, targets_record, tree_recompute
+from kpitree.recompute import tree_recompute
+from kpitree.services import actuals_record, targets_record
 from tests.scorecard.conftest import kpi
 
 URL = "/scorecards/"

@@ -8,7 +8,8 @@ from django.test import Client
 
 from engagements.models import Engagement
 from kpitree.models import Node
-from kpitree.services import node_save, targets_record, tree_recompute
+from kpitree.recompute import tree_recompute
+from kpitree.services import node_save, targets_record
 from tests.scorecard.conftest import kpi, record
 
 

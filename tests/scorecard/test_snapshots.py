@@ -4,7 +4,8 @@ from django.test import Client
 from django.utils import timezone
 
 from engagements.models import Submission
-from kpitree.services import node_save, targets_record, tree_recompute
+from kpitree.recompute import tree_recompute
+from kpitree.services import node_save, targets_record
 from scorecard.models import ScoreSnapshot
 from scorecard.services import scoring_weights_set, snapshot_engagements_for_tree
 from tests.scorecard.conftest import OCT, record
