@@ -331,8 +331,10 @@ class Notification(models.Model):
     url = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     read_at = models.DateTimeField(_("read at"), null=True, blank=True)
-    # Claimed (set) just before the e-mail goes out, so a redelivered task never mails twice.
+    # Claimed (set) just before the e-mail goes out, so a redelivered task never mails twice;
+    # released again when sending fails, so that the sweep (deliver_pending) tries again.
     emailed_at = models.DateTimeField(_("e-mailed at"), null=True, blank=True)
+    email_attempts = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at", "-id"]

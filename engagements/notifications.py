@@ -14,12 +14,14 @@ from collections.abc import Iterable, Mapping
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
+from django.db.models import F
 from django.urls import reverse
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from engagements.models import Engagement, Notification, Role, User
+from kpi_planner import queueing
 
 log = logging.getLogger(__name__)
 
@@ -188,16 +190,56 @@ def _queue(ids: list[int]) -> None:
     from engagements.tasks import deliver_notification
 
     for pk in ids:
-        deliver_notification.delay(pk)
+        # With the broker down the notice stays un-e-mailed and deliver_pending sends it later.
+        if not queueing.send(deliver_notification, pk):
+            break
+
+
+# An e-mail that failed this many times is given up (the in-app notice stays).
+MAX_EMAIL_ATTEMPTS = 10
+# The sweep leaves younger notices to the task sent on commit, and older ones to history.
+PENDING_AFTER = dt.timedelta(seconds=30)
+PENDING_FOR = dt.timedelta(days=3)
+
+
+def pending_ids(*, now: dt.datetime | None = None) -> list[int]:
+    """Notices whose e-mail is owed: not sent (the broker was down, or sending failed)."""
+    now = now or timezone.now()
+    return list(
+        Notification.objects.filter(
+            emailed_at__isnull=True,
+            email_attempts__lt=MAX_EMAIL_ATTEMPTS,
+            created_at__lt=now - PENDING_AFTER,
+            created_at__gte=now - PENDING_FOR,
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)[:1000]
+    )
+
+
+def deliver_pending() -> int:
+    """The beat sweep: send the e-mails still owed; returns how many were queued."""
+    ids = pending_ids()
+    _queue(ids)
+    return len(ids)
 
 
 def send_email(notification_id: int) -> bool:
-    """E-mail one notice at most once: the row is claimed before the message goes out."""
+    """E-mail one notice at most once: the row is claimed before the message goes out, and
+    released when sending fails (the exception propagates; the sweep tries again)."""
     now = timezone.now()
     if not Notification.objects.filter(pk=notification_id, emailed_at__isnull=True).update(
-        emailed_at=now
+        emailed_at=now, email_attempts=F("email_attempts") + 1
     ):
         return False
+    try:
+        return _send(notification_id)
+    except Exception:
+        Notification.objects.filter(pk=notification_id, emailed_at=now).update(emailed_at=None)
+        raise
+
+
+def _send(notification_id: int) -> bool:
     note = Notification.objects.select_related("recipient").get(pk=notification_id)
     address = note.recipient.email
     if not address:

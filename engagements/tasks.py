@@ -25,3 +25,9 @@ def send_approval_digest() -> int:
 def deliver_notification(notification_id: int) -> bool:
     """E-mail one in-app notice (at most once)."""
     return notifications.send_email(notification_id)
+
+
+@shared_task(name="engagements.deliver_pending")
+def deliver_pending() -> int:
+    """Beat sweep: queue the e-mails still owed (broker outage, mail server failure)."""
+    return notifications.deliver_pending()

@@ -109,4 +109,10 @@ def broker_url(raw: str, var_dir: Path) -> tuple[str, dict]:
             f"CELERY_BROKER_URL={raw!r} is not understood: use redis://host:6379/0, or leave it "
             "unset for the local folder queue."
         )
+    # Redis redelivers a task whose worker died only after the visibility timeout (kombu's
+    # default: one hour). Sized to the longest task (CELERY_TASK_TIME_LIMIT, 10 min) plus a
+    # margin, so a task is never delivered twice while it runs; the recompute sweep repairs a
+    # tree within a minute anyway.
+    if raw.startswith(("redis://", "rediss://")):
+        return raw, {"visibility_timeout": 11 * 60}
     return raw, {}

@@ -163,11 +163,23 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A request that committed must not hang on a broker that is down: try briefly, then give up
+# (kpi_planner.queueing logs it; what was owed is in the database and the sweeps resend it).
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Every periodic job is declared here, in one place; beat copies it into the database, where
 # a manager may change its timing in the admin.
 CELERY_BEAT_SCHEDULE: dict = {
-    "recompute-stale-trees": {"task": "kpitree.recompute_stale", "schedule": 300.0},
+    # Prompt, so that a broker outage or a worker that died with its task delays a recompute
+    # by well under a minute; a sweep that finds nothing stale costs one query.
+    "recompute-stale-trees": {"task": "kpitree.recompute_stale", "schedule": 20.0},
+    "deliver-pending-notifications": {"task": "engagements.deliver_pending", "schedule": 60.0},
 }
 # Vendor portal (engagements.tasks): reminders and overdue notices at 09:00, and the managers'
 # digest of months awaiting approval at 08:30, Asia/Tokyo (CELERY_TIMEZONE).
