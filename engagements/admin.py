@@ -54,7 +54,8 @@ from engagements.models import (  # noqa: E402
 
 @admin.register(Submission)
 class SubmissionAdmin(admin.ModelAdmin):
-    """Read-only: the workflow (and its audit) goes through the portal or the API."""
+    """Read-only: the workflow (and its audit) goes through the portal or the API. Deleting a
+    submission would unlock an approved month without a reopen, so it is refused too."""
 
     list_display = ("engagement", "period", "status", "submitted_by", "submitted_at", "decided_by")
     list_filter = ("status", "engagement")
@@ -64,6 +65,9 @@ class SubmissionAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
 

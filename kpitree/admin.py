@@ -22,7 +22,11 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 class TreeAdmin(admin.ModelAdmin):
     list_display = ("code", "name", "start_month", "end_month", "fiscal_year_start", "computed_at")
     search_fields = ("code", "name")
-    readonly_fields = ("data_version", "computed_version", "computed_at")
+    readonly_fields = ("data_version", "computed_version", "computed_at", "queued_at")
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # Deleting a tree would take its actuals, targets and audit rows with it.
+        return False
 
     def save_model(self, request, obj: Tree, form, change: bool) -> None:
         super().save_model(request, obj, form, change)
