@@ -21,13 +21,13 @@ def send_approval_digest() -> int:
     return reminders.send_approval_digests()
 
 
-@shared_task(name="engagements.deliver_notification", acks_late=True)
+@shared_task(name="engagements.deliver_notification", acks_late=True, ignore_result=True)
 def deliver_notification(notification_id: int) -> bool:
     """E-mail one in-app notice (at most once)."""
     return notifications.send_email(notification_id)
 
 
-@shared_task(name="engagements.deliver_pending")
+@shared_task(name="engagements.deliver_pending", ignore_result=True)
 def deliver_pending() -> int:
     """Beat sweep: queue the e-mails still owed (broker outage, mail server failure)."""
     return notifications.deliver_pending()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -31,8 +34,8 @@ from kpi_planner.api import (
     router,
     write_tombstones,
 )
-from kpitree import engine, services
-from kpitree.models import Actual, Grain, Node, Rationale, Rollup, Target, Tree
+from kpitree import engine, node_sync, queries, services
+from kpitree.models import Actual, Grain, Node, Rationale, Target, Tree
 
 CODE_RE = r"[A-Za-z0-9._-]+"
 
@@ -132,12 +135,12 @@ class NodeSerializer(serializers.ModelSerializer):
             code = attrs.pop("parent_code")
             attrs["parent"] = Node.objects.filter(tree=tree, code=code).first() if code else None
             if code and attrs["parent"] is None:
-                errors["parent"] = _("No node “%(code)s” in this tree.") % {"code": code}
+                errors["parent"] = node_sync.unknown_parent_message(code)
         if "engagement_code" in attrs:
             code = attrs.pop("engagement_code")
             attrs["engagement"] = Engagement.objects.filter(code=code).first() if code else None
             if code and attrs["engagement"] is None:
-                errors["engagement"] = _("No engagement “%(code)s”.") % {"code": code}
+                errors["engagement"] = node_sync.unknown_engagement_message(code)
         if errors:
             raise serializers.ValidationError(errors)
         return attrs
@@ -164,9 +167,37 @@ class TreeScopedMixin:
         return self._tree
 
 
+# The error format of API.md, for the schema of the views that list every bad row.
+ERRORS_SCHEMA = inline_serializer(
+    "ApiErrors",
+    {
+        "errors": inline_serializer(
+            "ApiError",
+            {
+                "field": serializers.CharField(allow_null=True),
+                "message": serializers.CharField(),
+                "index": serializers.IntegerField(
+                    required=False, help_text="the row of a list body the error is about"
+                ),
+            },
+            many=True,
+        )
+    },
+)
+NODE_SYNC_RESULT = inline_serializer(
+    "NodeSyncResult",
+    {
+        "created": serializers.IntegerField(),
+        "updated": serializers.IntegerField(),
+        "unchanged": serializers.IntegerField(),
+    },
+)
+
+
 class NodeViewSet(TreeScopedMixin, SyncMixin, viewsets.ModelViewSet):
     """The KGI/KPI nodes of a tree, addressed by code; `parent` and `engagement` are codes. A
-    formula that cannot parse, names a non-child or a move that makes a cycle answers 400."""
+    formula that cannot parse, names a non-child or a move that makes a cycle answers 400.
+    PUT on the list syncs many nodes at once (bulk_sync)."""
 
     serializer_class = NodeSerializer
     permission_classes = [IsManagerOrReadOnly]
@@ -174,6 +205,44 @@ class NodeViewSet(TreeScopedMixin, SyncMixin, viewsets.ModelViewSet):
     lookup_field = "code"
     lookup_value_regex = CODE_RE
     tombstone_kind = "node"
+
+    @classmethod
+    def as_view(cls, actions=None, **initkwargs):
+        # The router binds GET and POST of the list route (`trees/{tree}/nodes/`); PUT on the
+        # same URL is the bulk sync. Binding it here keeps the shared router as it is.
+        if actions and initkwargs.get("detail") is False:
+            actions = {**actions, "put": "bulk_sync"}
+        return super().as_view(actions, **initkwargs)
+
+    def check_permissions(self, request) -> None:
+        # An invisible tree answers 404 before a role that may not write gets its 403.
+        if self.action == "bulk_sync" and request.user.is_authenticated:
+            self.tree()
+        super().check_permissions(request)
+
+    @extend_schema(
+        operation_id="v1_trees_nodes_sync",
+        summary="Sync many nodes of the tree (bulk upsert by code)",
+        description="A list of nodes with the fields of a single node. A code already in the "
+        "tree changes that node (only the fields sent, like PATCH); a new code creates a node. "
+        "Parents may come after their children in the list; formulas name the children the "
+        "nodes will have once the whole list is applied. All or nothing: a bad row writes "
+        "nothing and 400 lists every bad row by `index`. Nodes not in the list are left as "
+        "they are (nothing is deleted). Managers only.",
+        request=NodeSerializer(many=True),
+        responses={
+            200: NODE_SYNC_RESULT,
+            400: ERRORS_SCHEMA,
+            403: ERRORS_SCHEMA,
+            404: ERRORS_SCHEMA,
+        },
+    )
+    def bulk_sync(self, request, tree_code: str) -> Response:
+        try:
+            result = node_sync.nodes_sync(user=request.user, tree=self.tree(), rows=request.data)
+        except services.RecordError as exc:
+            return record_error_response(exc)
+        return Response(result)
 
     def tombstone_scope(self) -> str:
         return self.tree().code
@@ -449,42 +518,22 @@ class RollupView(TreeScopedMixin, APIView):
         if errors:
             return Response({"errors": errors}, status=400)
         start = engine.period_start(period, grain, tree.fiscal_year_start)
-        nodes = nodes_for(request.user).filter(tree=tree)
-        # Two plain reads joined here, not `node__in=<subquery>`: the planner may turn that join
-        # into a nested loop over a bloated or freshly changed table; (tree, grain, period) is
-        # an index, and the visible nodes are read anyway.
-        rows = {
-            r[0]: r
-            for r in Rollup.objects.filter(tree=tree, grain=grain, period=start).values_list(
-                "node_id", "actual", "target", "achievement", "status"
-            )
+        head = {
+            "tree": tree.code,
+            "period": f"{start:%Y-%m}",
+            "grain": grain,
+            "computed_at": tree.computed_at.isoformat() if tree.computed_at else None,
+            "stale": tree.is_stale,
         }
-        out = []
-        empty = (None, None, None, None, "none")
-        for node_id, code, rollup in nodes.order_by("position", "id").values_list(
-            "id", "code", "rollup"
-        ):
-            _id, actual, target, achievement, status_ = rows.get(node_id, empty)
-            out.append(
-                {
-                    "node": code,
-                    "actual": actual,
-                    "target": target,
-                    "achievement": None if achievement is None else round(achievement, 4),
-                    "status": status_,
-                    "computed": rollup != "input",
-                }
+        if connection.vendor != "postgresql":
+            return Response(
+                {**head, "nodes": queries.rollup_nodes(request.user, tree, grain, start)}
             )
-        return Response(
-            {
-                "tree": tree.code,
-                "period": f"{start:%Y-%m}",
-                "grain": grain,
-                "computed_at": tree.computed_at.isoformat() if tree.computed_at else None,
-                "stale": tree.is_stale,
-                "nodes": out,
-            }
-        )
+        # PostgreSQL writes the nodes' JSON itself (see queries.rollup_nodes_json).
+        nodes = queries.rollup_nodes_json(request.user, tree, grain, start)
+        body = json.dumps({**head, "nodes": None}, ensure_ascii=False)
+        body = body[: -len("null}")] + nodes + "}"
+        return HttpResponse(body, content_type="application/json")
 
 
 router.register("trees", TreeViewSet, basename="tree")

@@ -54,7 +54,7 @@ LOCK_CLASS = 0x4B505452
 # A claim this old belongs to a task that was lost (its worker died before starting it).
 REQUEUE_AFTER = dt.timedelta(seconds=30)
 CHUNK = 2000
-ROLLUP_VALUES = ("actual", "target", "achievement", "status", "computed_at")
+ROLLUP_VALUES = ("actual", "target", "achievement", "status", "fragment", "computed_at")
 ROLLUP_FIELDS = ("tree", "node", "grain", "period", *ROLLUP_VALUES)
 NODE_COLUMNS = (
     "id",
@@ -265,8 +265,9 @@ def _evaluate_part(
     for row in rows:
         spec = _spec(row, code_of)
         if row[0] in frontier:
-            # An unchanged child: a given value in every period (see `fixed` below).
-            spec = engine.NodeSpec(code=spec.code, parent=spec.parent)
+            # An unchanged child: a given value in every period (see `fixed` below), with
+            # the weight its parent's weighted average reads.
+            spec = engine.NodeSpec(code=spec.code, parent=spec.parent, weight=spec.weight)
         specs.append(spec)
     ids = [row[0] for row in rows]
     months = engine.month_range(tree.start_month, tree.end_month)
@@ -381,12 +382,27 @@ def _write_difference(
     for key, values in expected.items():
         old = stored.get(key)
         if old is None:
-            inserts.append((tree.pk, key[0], key[1], key[2], *values, now))
+            inserts.append((tree.pk, key[0], key[1], key[2], *values, fragment(*values), now))
         elif old[1:] != values:
-            updates.append((old[0], *values, now))
+            updates.append((old[0], *values, fragment(*values), now))
     gone = [old[0] for key, old in stored.items() if key not in expected] if deletions else []
     update_rows(Rollup, ROLLUP_VALUES, updates)
     insert_rows(Rollup, ROLLUP_FIELDS, inserts)
     for start in range(0, len(gone), CHUNK):
         Rollup.objects.filter(id__in=gone[start : start + CHUNK]).delete()
     return {"updated": len(updates), "inserted": len(inserts), "deleted": len(gone)}
+
+
+def _number(value: float | None) -> str:
+    return "null" if value is None else repr(value)  # repr is what json.dumps writes for floats
+
+
+def fragment(
+    actual: float | None, target: float | None, achievement: float | None, status: str
+) -> str:
+    """A rollup row's values as JSON members, exactly as the rollup API answers them."""
+    rounded = None if achievement is None else round(achievement, 4)
+    return (
+        f'"actual":{_number(actual)},"target":{_number(target)},'
+        f'"achievement":{_number(rounded)},"status":"{status}"'
+    )

@@ -516,6 +516,12 @@ NODE_FIELDS = (
 )
 
 
+# Node fields that no rollup or score reads: changing only these queues no recompute.
+TEXT_ONLY_FIELDS = frozenset(
+    {"code", "name", "owner", "definition", "benchmark_source", "okr_objective", "template_code"}
+)
+
+
 @transaction.atomic
 def node_save(*, user, node: Node, data: Mapping[str, Any]) -> Node:
     """Create (node.pk is None) or change a node, validating the tree's rules; then recompute."""
@@ -530,6 +536,8 @@ def node_save(*, user, node: Node, data: Mapping[str, Any]) -> Node:
     nul = {name: [nul_message()] for name, value in data.items() if has_nul(value)}
     if nul:
         raise ValidationError(nul)
+    is_new = node.pk is None
+    before = {name: getattr(node, name) for name in data if name not in TEXT_ONLY_FIELDS}
     for name, value in data.items():
         setattr(node, name, value)
     errors: dict[str, list[str]] = {}
@@ -551,58 +559,35 @@ def node_save(*, user, node: Node, data: Mapping[str, Any]) -> Node:
     if errors:
         raise ValidationError(errors)
     node.save()
-    mark_stale([node.tree_id])
+    if is_new or any(getattr(node, name) != value for name, value in before.items()):
+        mark_stale([node.tree_id])
     return node
 
 
 def _node_rule_errors(node: Node, old: dict | None) -> dict[str, list[str]]:
-    errors: dict[str, list[str]] = {}
+    """The tree rules of node_sync.node_rule_errors, with what they need read from the database."""
+    from kpitree.node_sync import node_rule_errors
 
-    def add(field: str, message: str) -> None:
-        errors.setdefault(field, []).append(message)
-
+    foreign_parent = cycle = False
     if node.parent_id is not None:
         parent = node.parent
-        if parent.tree_id != node.tree_id:
-            add("parent", _("The parent must be in the same tree."))
-        elif node.pk and _is_descendant_or_self(parent, node.pk):
-            add(
-                "parent",
-                _(
-                    "A node cannot move under itself or one of its descendants (that would make a cycle)."
-                ),
-            )
-    if node.rollup == RollupRule.FORMULA and node.formula.strip():
-        children = list(node.children.values_list("code", flat=True)) if node.pk else []
-        try:
-            parse_formula(node.formula, children)
-        except FormulaError as exc:
-            add("formula", exc.message)
-    elif node.rollup != RollupRule.FORMULA and node.formula.strip():
-        add("formula", _("Only a node whose rollup is “formula” has a formula."))
-    if node.time_aggregation == TimeAggregation.RECOMPUTE and node.rollup != RollupRule.FORMULA:
-        add("time_aggregation", _("“recompute” is only for formula nodes."))
-    if (
-        node.green_threshold is not None
-        and node.amber_threshold is not None
-        and node.amber_threshold > node.green_threshold
-    ):
-        add("amber_threshold", _("The amber threshold must not be above the green one."))
-    # A parent's formula may name this node: renaming or moving it away would break it.
+        foreign_parent = parent.tree_id != node.tree_id
+        cycle = not foreign_parent and bool(node.pk) and _is_descendant_or_self(parent, node.pk)
+    former = None
     if (
         old
         and old["parent_id"]
         and (old["code"] != node.code or old["parent_id"] != node.parent_id)
     ):
         former = Node.objects.get(pk=old["parent_id"])
-        if former.rollup == RollupRule.FORMULA and old["code"] in _formula_names(former.formula):
-            field = "code" if old["code"] != node.code else "parent"
-            add(
-                field,
-                _("“%(code)s” is used in the formula of %(parent)s; change that formula first.")
-                % {"code": old["code"], "parent": former.code},
-            )
-    return errors
+    return node_rule_errors(
+        node,
+        foreign_parent=foreign_parent,
+        cycle=cycle,
+        children=lambda: list(node.children.values_list("code", flat=True)) if node.pk else [],
+        former_parent=former,
+        old_code=old["code"] if old else None,
+    )
 
 
 def _formula_names(text: str) -> frozenset[str]:

@@ -5,7 +5,11 @@ from celery import shared_task
 from kpitree import recompute
 
 
-@shared_task(name="kpitree.recompute_tree", acks_late=True, reject_on_worker_lost=True)
+# ignore_result: nobody reads the result, and the web process must not subscribe to a result
+# backend while it sends (a Redis result backend that is down would hang the request).
+@shared_task(
+    name="kpitree.recompute_tree", acks_late=True, reject_on_worker_lost=True, ignore_result=True
+)
 def recompute_tree(tree_id: int) -> dict:
     """Bring one tree's rollups up to date (only what changed), then snapshot the scores of the
     engagements in it.
@@ -21,7 +25,7 @@ def recompute_tree(tree_id: int) -> dict:
     return result
 
 
-@shared_task(name="kpitree.recompute_stale")
+@shared_task(name="kpitree.recompute_stale", ignore_result=True)
 def recompute_stale() -> list[int]:
     """Beat sweep: send a recompute for every tree whose rollups are behind its data and that
     has none waiting (after a broker outage, or a worker that died with its task)."""

@@ -100,9 +100,11 @@ def snapshot_engagements_for_tree(tree_id: int) -> dict[str, int]:
         .distinct()
     )
     result = snapshot_engagements(ids)
+    from kpi_planner import queueing
     from scorecard.tasks import forecast_tree
 
-    transaction.on_commit(lambda: forecast_tree.delay(tree_id))
+    # Broker down: the forecasts catch up at the tree's next recompute.
+    transaction.on_commit(lambda: queueing.send(forecast_tree, tree_id))
     return result
 
 

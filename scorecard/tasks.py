@@ -11,7 +11,9 @@ def snapshot_tree(tree_id: int) -> dict:
     return services.snapshot_engagements_for_tree(tree_id)
 
 
-@shared_task(name="scorecard.forecast_tree", acks_late=True, reject_on_worker_lost=True)
+@shared_task(
+    name="scorecard.forecast_tree", acks_late=True, reject_on_worker_lost=True, ignore_result=True
+)
 def forecast_tree(tree_id: int) -> dict:
     """Refresh the forecasts of the tree's scorecard KPIs (skips unchanged series)."""
     return services.forecast_tree(tree_id)

@@ -122,3 +122,16 @@ def mgr_api_for_tree(manager):
     client = APIClient()
     client.force_authenticate(manager)
     return client
+
+
+def test_renaming_a_node_queues_no_recompute(
+    manager, tree, revenue, sent, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        node_save(
+            user=manager, node=revenue["visits"], data={"name": "訪問件数", "owner": "営業部"}
+        )
+    assert sent == []
+    with django_capture_on_commit_callbacks(execute=True):
+        node_save(user=manager, node=revenue["visits"], data={"direction": "down"})
+    assert sent == [tree.pk]
