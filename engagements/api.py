@@ -362,6 +362,12 @@ class SubmissionViewSet(viewsets.ViewSet):
 
     @_extend_schema(request=None, responses=SubmissionSerializer)
     @_action(detail=True, methods=["post"])
+    def withdraw(self, request, engagement_code: str, period: str):
+        """The vendor takes back a submitted month to correct it (it becomes a draft)."""
+        return self._do(request, engagement_code, period, "withdraw")
+
+    @_extend_schema(request=None, responses=SubmissionSerializer)
+    @_action(detail=True, methods=["post"])
     def approve(self, request, engagement_code: str, period: str):
         return self._do(request, engagement_code, period, "approve")
 

@@ -238,6 +238,7 @@ class SubmissionAction(models.TextChoices):
     APPROVE = "approve", _("Approved")
     RETURN = "return", _("Returned")
     REOPEN = "reopen", _("Reopened")
+    WITHDRAW = "withdraw", _("Withdrawn")
 
 
 class SubmissionEvent(models.Model):

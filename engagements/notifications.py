@@ -51,6 +51,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
             "%(user)s submitted the %(month)s actuals of %(engagement)s. Please approve or return them."
         ),
     ),
+    "withdrawn": (
+        gettext_noop("%(engagement)s: the %(month)s submission was withdrawn"),
+        gettext_noop(
+            "%(user)s withdrew the %(month)s actuals of %(engagement)s to correct them; they "
+            "will be submitted again."
+        ),
+    ),
     "approved": (
         gettext_noop("%(engagement)s: the %(month)s actuals were approved"),
         gettext_noop("The %(month)s actuals of %(engagement)s were approved and are now locked."),

@@ -225,7 +225,10 @@ def month_context(user, eng: Engagement, period: dt.date, *, posted=None, errors
     status = status_of(statuses, eng, period)
     submission = statuses.get((eng.pk, period), {}).get("submission")
     errors = errors or {}
-    editable = can_report(user, eng) and status != SubmissionStatus.APPROVED
+    # A submitted month is locked for the vendor while it awaits approval (it may withdraw
+    # it); the manager reviewing it may still correct it. See kpitree.services._check_locks.
+    awaiting = status == SubmissionStatus.SUBMITTED and not can_manage(user)
+    editable = can_report(user, eng) and status != SubmissionStatus.APPROVED and not awaiting
     rows = []
     for node in nodes:
         planned = services.in_plan(node, period)
@@ -285,6 +288,7 @@ def month_context(user, eng: Engagement, period: dt.date, *, posted=None, errors
         "overdue": timezone.localdate() > services.due_date(eng, period)
         and status not in services.DONE,
         "editable": editable,
+        "can_withdraw": awaiting and can_report(user, eng),
         "can_report": can_report(user, eng),
         "can_manage": can_manage(user),
         "general_errors": errors.get(None, []),
@@ -332,7 +336,7 @@ def month(request: HttpRequest, code: str, period: str) -> HttpResponse:
 @login_required
 @require_POST
 def month_action(request: HttpRequest, code: str, period: str) -> HttpResponse:
-    """submit / approve / return / reopen a month (the buttons of the month page)."""
+    """submit / withdraw / approve / return / reopen a month (the buttons of the month page)."""
     eng = _engagement(request, code)
     when = _month(eng, period)
     if not (can_report(request.user, eng) or can_manage(request.user)):
@@ -357,6 +361,7 @@ def month_action(request: HttpRequest, code: str, period: str) -> HttpResponse:
     else:
         done = {
             "submit": _("Submitted for approval."),
+            "withdraw": _("Submission withdrawn. Correct the numbers and submit again."),
             "approve": _("Approved. The month is now locked."),
             "return": _("Returned to the vendor."),
             "reopen": _("Reopened. The month can be changed again."),

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 from django.db.models import Count, Q
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from engagements import notifications
@@ -32,6 +32,7 @@ from engagements.models import (
     User,
 )
 from kpi_planner.access import can_manage, can_report, nodes_for
+from kpi_planner.months import current_month, last_reportable_month, month_add
 from kpitree.engine import month_range
 from kpitree.models import Actual, Node, RollupRule, Source
 from kpitree.services import (
@@ -86,15 +87,6 @@ class Entry:
 
 
 # -- months ---------------------------------------------------------------------------------------
-
-
-def month_add(period: dt.date, months: int) -> dt.date:
-    index = period.year * 12 + period.month - 1 + months
-    return dt.date(index // 12, index % 12 + 1, 1)
-
-
-def current_month(today: dt.date | None = None) -> dt.date:
-    return (today or timezone.localdate()).replace(day=1)
 
 
 def due_date(engagement: Engagement, period: dt.date) -> dt.date:
@@ -325,8 +317,9 @@ def _errors_by_node(exc: RecordError, row_node: list[int]) -> dict[int | None, l
 
 
 def after_write(engagement: Engagement, periods: Iterable[dt.date]) -> None:
-    """After actuals of the engagement were written for `periods`: a month with no Submission
-    becomes a draft, and the new Actual rows take the month's status."""
+    """After actuals of the engagement were written for `periods`: a month with no Submission,
+    or one not started, becomes a draft. (An actual's status is derived from its month, see
+    kpitree.models.ActualQuerySet.with_status.)"""
     periods = set(periods)
     existing = dict(
         Submission.objects.filter(engagement=engagement, period__in=periods).values_list(
@@ -337,22 +330,11 @@ def after_write(engagement: Engagement, periods: Iterable[dt.date]) -> None:
         Submission.objects.get_or_create(
             engagement=engagement, period=period, defaults={"status": SubmissionStatus.DRAFT}
         )
-    for period in periods:
-        status = existing.get(period, SubmissionStatus.DRAFT)
-        if status == SubmissionStatus.NOT_STARTED:
-            Submission.objects.filter(engagement=engagement, period=period).update(
-                status=SubmissionStatus.DRAFT
-            )
-            status = SubmissionStatus.DRAFT
-        _sync_actual_status(engagement, period, status)
-
-
-def _sync_actual_status(engagement: Engagement, period: dt.date, status: str) -> None:
-    """One UPDATE: the month's Actual rows carry the month's workflow status (API `status`)."""
-    actual_status = SubmissionStatus.DRAFT if status == SubmissionStatus.NOT_STARTED else status
-    Actual.objects.filter(node__engagement=engagement, period=period).exclude(
-        status=actual_status
-    ).update(status=actual_status, updated_at=timezone.now())
+    started = [p for p in periods if existing.get(p) == SubmissionStatus.NOT_STARTED]
+    if started:
+        Submission.objects.filter(engagement=engagement, period__in=started).update(
+            status=SubmissionStatus.DRAFT
+        )
 
 
 # -- the submission workflow -------------------------------------------------------------------------
@@ -397,7 +379,6 @@ def _step(
         user=user,
         at=now,
     )
-    _sync_actual_status(sub.engagement, sub.period, new)
     return sub
 
 
@@ -416,8 +397,22 @@ def _clean_reason(reason: object) -> str:
 
 
 def missing_inputs(user: User, engagement: Engagement, period: dt.date) -> list[Node]:
-    """Typed KPIs of the month that have no value yet."""
-    nodes = [n for n in portal_nodes(user, engagement) if is_typed(n) and in_plan(n, period)]
+    """Typed KPIs of the month that have no value yet. A month submitted before asks only for
+    the KPIs that existed when it was first submitted: a KPI added to the plan later was not
+    part of what the vendor reported, and no value should be invented for it."""
+    first = (
+        SubmissionEvent.objects.filter(
+            engagement=engagement, period=period, action=SubmissionAction.SUBMIT
+        )
+        .order_by("at")
+        .values_list("at", flat=True)
+        .first()
+    )
+    nodes = [
+        n
+        for n in portal_nodes(user, engagement)
+        if is_typed(n) and in_plan(n, period) and (first is None or n.created_at <= first)
+    ]
     done = set(
         Actual.objects.filter(node__in=nodes, period=period).values_list("node_id", flat=True)
     )
@@ -432,6 +427,12 @@ def submission_submit(*, user: User, engagement: Engagement, period: dt.date) ->
     sub, status = _lock_month(engagement, period)
     if period > current_month():
         raise WorkflowError(_("This month has not begun yet."), field="period")
+    if period > last_reportable_month():
+        raise WorkflowError(
+            _("This month has not ended yet; its actuals can be submitted from %(day)s.")
+            % {"day": formats.date_format(month_add(period, 1), "DATE_FORMAT")},
+            field="period",
+        )
     if status == SubmissionStatus.SUBMITTED:
         raise WorkflowError(_("This month is already submitted."), "conflict")
     if status == SubmissionStatus.APPROVED:
@@ -518,12 +519,34 @@ def submission_reopen(
     return sub
 
 
+@transaction.atomic
+def submission_withdraw(*, user: User, engagement: Engagement, period: dt.date) -> Submission:
+    """The vendor takes back a submitted month to correct it (a submitted month is locked for
+    the vendor): it becomes a draft again and the managers are told."""
+    if not can_report(user, engagement):
+        raise WorkflowError(_("You may not withdraw this engagement's submission."), "forbidden")
+    sub, status = _lock_month(engagement, period)
+    if status != SubmissionStatus.SUBMITTED:
+        raise WorkflowError(_("Only a submitted month can be withdrawn."), "conflict")
+    sub = _step(sub, status, SubmissionStatus.DRAFT, SubmissionAction.WITHDRAW, user)
+    notifications.notify(
+        recipients=notifications.managers_of(engagement),
+        kind="withdrawn",
+        engagement=engagement,
+        period=period,
+        extra={"user": user.display_name},
+    )
+    return sub
+
+
 def submission_step(
     action: str, *, user: User, engagement: Engagement, period: dt.date, reason: str = ""
 ) -> Submission:
-    """Dispatch a workflow action by name (submit, approve, return, reopen): API and pages."""
+    """Dispatch a workflow action by name (submit, withdraw, approve, return, reopen)."""
     if action == "submit":
         return submission_submit(user=user, engagement=engagement, period=period)
+    if action == "withdraw":
+        return submission_withdraw(user=user, engagement=engagement, period=period)
     if action == "approve":
         return submission_approve(user=user, engagement=engagement, period=period)
     if action == "return":

@@ -137,6 +137,10 @@ EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "KPI Planner <kpi-planner@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Actuals are refused for a month that has not ended; set to 1 for feeds that report the
+# current month as it goes (weekly counts).
+ACTUALS_ALLOW_CURRENT_MONTH = env_bool("ACTUALS_ALLOW_CURRENT_MONTH", False)
+
 # The address users reach the app at: links in reminder e-mails are built from it.
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 

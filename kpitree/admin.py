@@ -48,8 +48,8 @@ class TargetAdmin(ReadOnlyAdmin):
 
 @admin.register(Actual)
 class ActualAdmin(ReadOnlyAdmin):
-    list_display = ("node", "period", "value", "status", "channel", "updated_by", "updated_at")
-    list_filter = ("node__tree", "status", "channel")
+    list_display = ("node", "period", "value", "channel", "updated_by", "updated_at")
+    list_filter = ("node__tree", "channel")
 
 
 @admin.register(ValueAudit)

@@ -284,6 +284,11 @@ class TargetRowSerializer(serializers.Serializer):
     period = MonthTextField()
     value = serializers.FloatField()
     rationale = serializers.ChoiceField(choices=Rationale.choices, allow_blank=True, required=False)
+    reason = serializers.CharField(
+        allow_blank=True,
+        required=False,
+        help_text="why the target changes; required for a month that is approved",
+    )
 
 
 def record_error_response(exc: services.RecordError) -> Response:
@@ -381,6 +386,8 @@ class ActualSerializer(serializers.ModelSerializer):
     node = serializers.CharField(source="node.code")
     period = MonthField()
     updated_by = serializers.CharField(source="updated_by.username", default=None)
+    # The month's workflow status (ActualQuerySet.with_status), never a stored copy.
+    status = serializers.CharField(read_only=True)
 
     class Meta:
         model = Actual
@@ -415,8 +422,10 @@ class ActualViewSet(viewsets.ReadOnlyModelViewSet):
         return super().list(request, *args, **kwargs)
 
     def get_queryset(self) -> QuerySet[Actual]:
-        qs = Actual.objects.filter(node__in=nodes_for(self.request.user)).select_related(
-            "node__tree", "updated_by"
+        qs = (
+            Actual.objects.filter(node__in=nodes_for(self.request.user))
+            .with_status()
+            .select_related("node__tree", "updated_by")
         )
         codes = code_params(self.request, "tree", "node", "engagement")
         tree, node, engagement = codes["tree"], codes["node"], codes["engagement"]

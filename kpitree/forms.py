@@ -302,6 +302,13 @@ class TargetsForm(forms.Form):
                 choices=[("", "—"), *Rationale.choices],
                 initial=m.rationale,
             )
+        self.fields["reason"] = forms.CharField(
+            label=_("Reason for the change"),
+            help_text=_("Required to change a target of an approved month; kept in the history."),
+            required=False,
+            max_length=2000,
+            widget=forms.Textarea(attrs={"rows": 2}),
+        )
 
     def clean(self) -> dict:
         data = super().clean()
@@ -325,6 +332,7 @@ class TargetsForm(forms.Form):
                 "period": m.key,
                 "value": self.cleaned_data[f"value_{m.key}"],
                 "rationale": self.cleaned_data.get(f"rationale_{m.key}") or "",
+                "reason": self.cleaned_data.get("reason") or "",
             }
             for m in self.months
             if self.cleaned_data.get(f"value_{m.key}") is not None
@@ -332,6 +340,8 @@ class TargetsForm(forms.Form):
 
     def field_of_row(self, index: int, field: str | None) -> str | None:
         rows = [m for m in self.months if self.cleaned_data.get(f"value_{m.key}") is not None]
+        if field == "reason":
+            return "reason"
         if 0 <= index < len(rows):
             return f"{'rationale' if field == 'rationale' else 'value'}_{rows[index].key}"
         return None

@@ -262,11 +262,26 @@ class Target(models.Model):
         return f"target {self.node_id} {self.period:%Y-%m} = {self.value}"
 
 
-class ActualStatus(models.TextChoices):
-    DRAFT = "draft", _("Draft")
-    SUBMITTED = "submitted", _("Submitted")
-    APPROVED = "approved", _("Approved")
-    RETURNED = "returned", _("Returned")
+class ActualQuerySet(models.QuerySet):
+    def with_status(self) -> ActualQuerySet:
+        """Annotate `status`, the workflow status of the actual's month: derived from the
+        engagement's Submission, never stored, so it cannot drift from the month (a month not
+        started, or a node of no engagement, is a draft)."""
+        from engagements.models import Submission
+
+        month = Submission.objects.filter(
+            engagement_id=models.OuterRef("node__engagement_id"), period=models.OuterRef("period")
+        ).values("status")[:1]
+        return self.annotate(month_status=models.Subquery(month)).annotate(
+            status=models.Case(
+                models.When(
+                    models.Q(month_status__isnull=True) | models.Q(month_status="not_started"),
+                    then=models.Value("draft"),
+                ),
+                default=models.F("month_status"),
+                output_field=models.CharField(),
+            )
+        )
 
 
 class Actual(models.Model):
@@ -274,14 +289,13 @@ class Actual(models.Model):
     period = models.DateField(_("month"))
     value = models.FloatField(_("actual"))
     comment = models.TextField(_("comment"), blank=True)
-    status = models.CharField(
-        max_length=16, choices=ActualStatus.choices, default=ActualStatus.DRAFT
-    )
     channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.WEB)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
+
+    objects = ActualQuerySet.as_manager()
 
     class Meta:
         constraints = [
@@ -306,6 +320,8 @@ class ValueAudit(models.Model):
     new_value = models.FloatField(null=True)
     old_text = models.TextField(blank=True)  # comment (actuals) or rationale (targets)
     new_text = models.TextField(blank=True)
+    # Why the value changed where a reason is required (a target of an approved month).
+    reason = models.TextField(blank=True)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from engagements.models import Role, Submission, SubmissionStatus
 from kpi_planner.access import can_manage, can_write_actual, nodes_for, role_of, trees_for
 from kpi_planner.models import Tombstone
+from kpi_planner.months import current_month, last_reportable_month
 from kpitree.bulk import insert_rows, update_rows
 from kpitree.formula import FormulaError, parse_formula
 from kpitree.models import (
@@ -117,6 +118,7 @@ class _Row:
     period: dt.date
     value: float
     text: str
+    reason: str = ""  # why an approved month's target changes (kept in the audit)
 
 
 def actuals_record(*, user, rows: Sequence[Mapping], channel: str) -> RecordResult:
@@ -138,6 +140,11 @@ def actuals_record(*, user, rows: Sequence[Mapping], channel: str) -> RecordResu
     # and vendors, and both checks below are pure for a given user.
     periods_seen: dict[str, dt.date | None] = {}
     writable: dict[int | None, bool] = {}
+    # People report a month once it has ended; the app's own feeds (proposal counts) count
+    # as things happen, so they may write the current month.
+    last = last_reportable_month()
+    if channel == Channel.SYSTEM:
+        last = max(last, current_month())
     for i, row in enumerate(rows):
         tree = trees.get(_s(row.get("tree")))
         if tree is None:
@@ -166,6 +173,7 @@ def actuals_record(*, user, rows: Sequence[Mapping], channel: str) -> RecordResu
                 and (not info["source"] or channel == Channel.SYSTEM)
                 and period is not None
                 and tree.start_month <= period <= tree.end_month
+                and period <= last
                 and value is not None
                 and isinstance(comment, str)
                 and len(comment) <= 4000
@@ -217,7 +225,9 @@ def actuals_record(*, user, rows: Sequence[Mapping], channel: str) -> RecordResu
                     "forbidden",
                 )
             )
-        problems += _check_period(i, row.get("period"), period, tree)
+        problems += _check_period(i, row.get("period"), period, tree) or _check_ended(
+            i, period, last
+        )
         if value is None:
             problems.append(_error(i, "value", _("The value must be a finite number.")))
         if not isinstance(comment, str) or len(comment) > 4000:
@@ -233,10 +243,15 @@ def actuals_record(*, user, rows: Sequence[Mapping], channel: str) -> RecordResu
             engagement_months.setdefault(info["engagement_id"], set()).add(period)
         valid.append(_Row(i, info["id"], tree.pk, period, value, comment))
     errors += _check_duplicates(valid)
-    errors += _check_locks(valid, node_info, engagement_months)
-    if errors:
-        raise RecordError(sorted(errors, key=lambda e: e["index"]))
-    return _write(Actual, ValueAudit.Kind.ACTUAL, "comment", valid, user, channel)
+    with transaction.atomic():
+        # The months' submissions are locked from the check to the write, so a month cannot be
+        # approved (or submitted) between the two.
+        errors += _check_locks(
+            valid, node_info, engagement_months, vendor=role_of(user) == Role.VENDOR
+        )
+        if errors:
+            raise RecordError(sorted(errors, key=lambda e: e["index"]))
+        return _write(Actual, ValueAudit.Kind.ACTUAL, "comment", valid, user, channel)
 
 
 def targets_record(*, user, tree: Tree, rows: Sequence[Mapping], channel: str) -> RecordResult:
@@ -244,14 +259,25 @@ def targets_record(*, user, tree: Tree, rows: Sequence[Mapping], channel: str) -
     if not can_manage(user):
         raise RecordError([_error(0, None, _("Only managers may set targets."), "forbidden")])
     rows = _as_rows(rows)
-    codes = dict(Node.objects.filter(tree=tree).values_list("code", "id"))
+    codes, engagement_of = {}, {}
+    for code, node_id, engagement_id in Node.objects.filter(tree=tree).values_list(
+        "code", "id", "engagement_id"
+    ):
+        codes[code] = node_id
+        engagement_of[node_id] = engagement_id
     valid, errors = [], []
     for i, row in enumerate(rows):
         node_id = codes.get(_s(row.get("node")))
         period = parse_period(row.get("period"))
         value = parse_number(row.get("value"))
         rationale = row.get("rationale") or ""
+        reason = row.get("reason") or ""
         problems = []
+        if not isinstance(reason, str) or len(reason) > 2000 or has_nul(reason):
+            problems.append(
+                _error(i, "reason", _("The reason must be text of at most 2,000 characters."))
+            )
+            reason = ""
         if node_id is None:
             problems.append(
                 _error(
@@ -276,11 +302,39 @@ def targets_record(*, user, tree: Tree, rows: Sequence[Mapping], channel: str) -
         if problems:
             errors += problems
             continue
-        valid.append(_Row(i, node_id, tree.pk, period, value, rationale))
+        valid.append(_Row(i, node_id, tree.pk, period, value, rationale, reason.strip()))
     errors += _check_duplicates(valid)
     if errors:
         raise RecordError(sorted(errors, key=lambda e: e["index"]))
-    return _write(Target, ValueAudit.Kind.TARGET, "rationale", valid, user, channel)
+    with transaction.atomic():
+        # A target of an approved month is part of what was agreed and scored: it may still
+        # change, but only with a reason, which the audit keeps beside the old value.
+        months = {(engagement_of[r.node_id], r.period) for r in valid if engagement_of[r.node_id]}
+        approved = (
+            set(
+                Submission.objects.select_for_update()
+                .filter(
+                    engagement_id__in={e for e, _p in months},
+                    period__in={p for _e, p in months},
+                    status=SubmissionStatus.APPROVED,
+                )
+                .values_list("engagement_id", "period")
+            )
+            if months
+            else set()
+        )
+        needs_reason = {
+            (r.node_id, r.period) for r in valid if (engagement_of[r.node_id], r.period) in approved
+        }
+        return _write(
+            Target,
+            ValueAudit.Kind.TARGET,
+            "rationale",
+            valid,
+            user,
+            channel,
+            needs_reason=needs_reason,
+        )
 
 
 def _s(value: Any) -> str:
@@ -324,6 +378,20 @@ def _check_period(i: int, raw: Any, period: dt.date | None, tree: Tree) -> list[
     return []
 
 
+def _check_ended(i: int, period: dt.date | None, last: dt.date) -> list[dict]:
+    """An actual is a month's result: refused until the month has ended (see settings)."""
+    if period is None or period <= last:
+        return []
+    return [
+        _error(
+            i,
+            "period",
+            _("%(period)s has not ended yet: actuals can be entered up to %(last)s.")
+            % {"period": f"{period:%Y-%m}", "last": f"{last:%Y-%m}"},
+        )
+    ]
+
+
 def _check_duplicates(valid: list[_Row]) -> list[dict]:
     seen: dict[tuple[int, dt.date], int] = {}
     errors = []
@@ -341,36 +409,52 @@ def _check_duplicates(valid: list[_Row]) -> list[dict]:
 
 
 def _check_locks(
-    valid: list[_Row], node_info: dict, engagement_months: dict[int, set]
+    valid: list[_Row], node_info: dict, engagement_months: dict[int, set], *, vendor: bool
 ) -> list[dict]:
+    """An approved month is locked for everyone until a manager reopens it. A submitted month
+    is locked for the vendor while it awaits approval: a change would alter what the manager
+    is reviewing, so the vendor withdraws the submission first (or the manager returns it).
+    The manager, who reviews it, may still correct it (audited)."""
     if not engagement_months:
         return []
     periods = set().union(*engagement_months.values())
-    locked = set(
-        Submission.objects.filter(
-            engagement_id__in=engagement_months,
-            period__in=periods,
-            status=SubmissionStatus.APPROVED,
-        ).values_list("engagement_id", "period")
+    statuses = [SubmissionStatus.APPROVED, *([SubmissionStatus.SUBMITTED] if vendor else [])]
+    locked = dict(
+        (((engagement_id, period), status))
+        for engagement_id, period, status in Submission.objects.select_for_update()
+        .filter(engagement_id__in=engagement_months, period__in=periods, status__in=statuses)
+        .values_list("engagement_id", "period", "status")
     )
     if not locked:
         return []
     engagement_of = {info["id"]: info["engagement_id"] for info in node_info.values()}
-    return [
-        _error(
-            r.index,
-            "period",
+    errors = []
+    for r in valid:
+        status = locked.get((engagement_of.get(r.node_id), r.period))
+        if status is None:
+            continue
+        message = (
             _("%(period)s is approved and locked; ask a manager to reopen it.")
-            % {"period": f"{r.period:%Y-%m}"},
-            "locked",
+            if status == SubmissionStatus.APPROVED
+            else _(
+                "%(period)s is submitted and awaits approval; withdraw the submission to change it."
+            )
         )
-        for r in valid
-        if (engagement_of.get(r.node_id), r.period) in locked
-    ]
+        errors.append(
+            _error(r.index, "period", message % {"period": f"{r.period:%Y-%m}"}, "locked")
+        )
+    return errors
 
 
 def _write(
-    model, kind: str, text_field: str, valid: list[_Row], user, channel: str
+    model,
+    kind: str,
+    text_field: str,
+    valid: list[_Row],
+    user,
+    channel: str,
+    *,
+    needs_reason: set[tuple[int, dt.date]] = frozenset(),
 ) -> RecordResult:
     now = timezone.now()
     node_ids = sorted({r.node_id for r in valid})
@@ -396,7 +480,19 @@ def _write(
             if old is None:
                 new_rows.append(r)
                 audit.append(
-                    (kind, r.node_id, r.period, None, r.value, "", r.text, user_id, now, channel)
+                    (
+                        kind,
+                        r.node_id,
+                        r.period,
+                        None,
+                        r.value,
+                        "",
+                        r.text,
+                        r.reason,
+                        user_id,
+                        now,
+                        channel,
+                    )
                 )
             elif old[1] != r.value or old[2] != r.text:
                 pk, old_value, old_text = old
@@ -409,6 +505,7 @@ def _write(
                         r.value,
                         old_text,
                         r.text,
+                        r.reason,
                         user_id,
                         now,
                         channel,
@@ -426,6 +523,23 @@ def _write(
                 if model is Actual:
                     obj.channel = channel
                 changed.append(obj)
+        touched = {(r.node_id, r.period) for r in new_rows} | {
+            (o.node_id, o.period) for o in changed
+        }
+        unexplained = [
+            _error(
+                r.index,
+                "reason",
+                _("%(period)s is approved: give a reason for changing its target.")
+                % {"period": f"{r.period:%Y-%m}"},
+            )
+            for r in valid
+            if (r.node_id, r.period) in needs_reason
+            and (r.node_id, r.period) in touched
+            and not r.reason
+        ]
+        if unexplained:
+            raise RecordError(unexplained)
         if model is Actual:
             insert_rows(
                 Actual,
@@ -434,15 +548,11 @@ def _write(
                     "period",
                     "value",
                     "comment",
-                    "status",
                     "channel",
                     "updated_at",
                     "updated_by",
                 ],
-                [
-                    (r.node_id, r.period, r.value, r.text, "draft", channel, now, user_id)
-                    for r in new_rows
-                ],
+                [(r.node_id, r.period, r.value, r.text, channel, now, user_id) for r in new_rows],
             )
             update_fields = ["value", "comment", "channel", "updated_at", "updated_by"]
         else:
@@ -470,6 +580,7 @@ def _write(
                 "new_value",
                 "old_text",
                 "new_text",
+                "reason",
                 "user",
                 "at",
                 "channel",

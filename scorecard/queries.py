@@ -528,7 +528,10 @@ def kpi_history(node: Node) -> KpiHistory:
         node=node,
         monthly=monthly,
         actuals=list(
-            Actual.objects.filter(node=node).select_related("updated_by").order_by("period")
+            Actual.objects.filter(node=node)
+            .with_status()
+            .select_related("updated_by")
+            .order_by("period")
         ),
         targets={
             t.period: t for t in Target.objects.filter(node=node).select_related("updated_by")

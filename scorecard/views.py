@@ -27,7 +27,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from engagements.models import OutsourcingType, Phase
+from engagements.models import OutsourcingType, Phase, SubmissionStatus
 from kpi_planner.access import (
     can_manage,
     engagements_for,
@@ -600,7 +600,7 @@ def _values_table(history: queries.KpiHistory) -> Table:
                 r["achievement"],
                 r["status"],
                 a.comment if a else "",
-                a.get_status_display() if a else "",
+                SubmissionStatus(a.status).label if a else "",
                 (a.updated_by.display_name if a and a.updated_by else ""),
                 t.get_rationale_display() if t and t.rationale else "",
             ]

@@ -66,7 +66,7 @@ def test_it_stores_the_comment_and_the_channel(mgr_api, manager, rev_tree):
     rows = revenue_rows()
     rows[0]["comment"] = "GW期間中のキャンペーン分を含む"
     mgr_api.post(URL, rows)
-    visits = Actual.objects.get(node__code="visits")
+    visits = Actual.objects.with_status().get(node__code="visits")
     assert (visits.comment, visits.channel, visits.updated_by, visits.status) == (
         "GW期間中のキャンペーン分を含む",
         "api",

@@ -150,3 +150,35 @@ def test_the_change_against_last_month_follows_the_typing(page, live_server, dem
     last = value_input(page, "calls").get_attribute("data-last")
     value_input(page, "calls").fill(str(int(float(last)) * 2))
     assert page.locator("tbody[data-node='calls'] [data-change]").inner_text() == "+100.0%"
+
+
+def test_a_submitted_month_is_withdrawn_before_it_is_corrected(page, live_server, demo):
+    page.on("dialog", lambda dialog: dialog.accept())  # "submit?" and "withdraw?"
+    login(page, live_server, "vendor", DEMO_PASSWORD)
+    page.goto(f"{live_server.url}{demo}")
+    for code, value in VALUES.items():
+        value_input(page, code).fill(value)
+    page.click("button[value='submit']")
+    page.wait_for_load_state("networkidle")
+
+    # Awaiting approval: the numbers cannot be changed, only the submission withdrawn.
+    assert page.locator("input.value-input").count() == 0
+    assert "承認待ち" in page.locator("[data-testid=awaiting]").inner_text()
+    page.click("button.withdraw")
+    page.wait_for_load_state("networkidle")
+    assert "提出を取り下げました" in page.locator(".messages").inner_text()
+    assert "下書き" in page.locator("[data-testid=month-status]").inner_text()
+    value_input(page, "calls").fill("3080")
+    page.click("button[value='submit']")
+    page.wait_for_load_state("networkidle")
+    assert "提出済み" in page.locator("[data-testid=month-status]").inner_text()
+    assert page.console_errors == []
+
+    from engagements.models import Notification, SubmissionEvent
+
+    assert Notification.objects.filter(recipient__username="manager", kind="withdrawn").count() == 1
+    assert list(
+        SubmissionEvent.objects.filter(engagement__code="CALL-2026", period=PERIOD)
+        .order_by("at")
+        .values_list("action", flat=True)
+    ) == ["submit", "withdraw", "submit"]

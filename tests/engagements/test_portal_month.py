@@ -60,7 +60,7 @@ def test_it_saves_a_draft_through_the_one_write_path(client, vendor_user, plan):
     client.force_login(vendor_user)
     response = client.post(URL, grid_post(plan, why="新人2名が戦力化", next_action="トーク改善"))
     assert response.status_code == 302
-    calls = Actual.objects.get(node=plan["calls"], period=OCT)
+    calls = Actual.objects.with_status().get(node=plan["calls"], period=OCT)
     assert (calls.value, calls.comment, calls.status) == (
         3100,
         "新人2名が戦力化\n▶ トーク改善",
@@ -129,7 +129,9 @@ def test_it_saves_and_submits_in_one_go(client, vendor_user, plan, mailoutbox):
     assert response.status_code == 302
     sub = Submission.objects.get(engagement__code="CALL-1", period=OCT)
     assert (sub.status, sub.submitted_by) == ("submitted", vendor_user)
-    assert set(Actual.objects.filter(period=OCT).values_list("status", flat=True)) == {"submitted"}
+    assert set(
+        Actual.objects.with_status().filter(period=OCT).values_list("status", flat=True)
+    ) == {"submitted"}
 
 
 def test_it_makes_an_approved_month_read_only_and_refuses_a_forged_write(

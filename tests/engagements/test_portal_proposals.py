@@ -70,7 +70,10 @@ def test_it_refuses_a_second_decision(plan, vendor_user, manager):
     assert exc.value.code == "conflict"
 
 
-def test_it_leaves_an_approved_month_alone_and_catches_up_on_reopening(plan, vendor_user, manager):
+def test_it_leaves_an_approved_month_alone_and_catches_up_on_reopening(
+    plan, vendor_user, manager, settings
+):
+    settings.ACTUALS_ALLOW_CURRENT_MONTH = True  # November is the current month
     engagement = plan["calls"].engagement
     actuals_record(user=vendor_user, rows=month_rows("2026-11"), channel="web")
     services.submission_submit(user=vendor_user, engagement=engagement, period=NOV_FIRST)

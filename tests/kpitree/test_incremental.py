@@ -180,7 +180,7 @@ def wide_tree(manager) -> tuple[Tree, dict[str, Node]]:
         {"tree": "WIDE", "node": code, "period": f"2026-{m:02d}", "value": 10}
         for code in nodes
         if code not in ("root", "mid")
-        for m in range(4, 13)
+        for m in range(4, 12)
     ]
     actuals_record(user=manager, rows=rows, channel="api")
     tree_recompute(tree_id=tree.pk, full=True)
