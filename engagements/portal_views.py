@@ -294,6 +294,7 @@ def month_context(user, eng: Engagement, period: dt.date, *, posted=None, errors
         "general_errors": errors.get(None, []),
         "tabs": tabs,
         "events": events,
+        "changes": services.changes_since_submission(eng, period) if can_manage(user) else [],
         "reason_form": ReasonForm(),
         "has_typed": any(r["typed"] for r in rows),
     }

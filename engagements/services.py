@@ -34,7 +34,7 @@ from engagements.models import (
 from kpi_planner.access import can_manage, can_report, nodes_for
 from kpi_planner.months import current_month, last_reportable_month, month_add
 from kpitree.engine import month_range
-from kpitree.models import Actual, Node, RollupRule, Source
+from kpitree.models import Actual, Node, RollupRule, Source, ValueAudit
 from kpitree.services import (
     RecordError,
     RecordResult,
@@ -400,14 +400,7 @@ def missing_inputs(user: User, engagement: Engagement, period: dt.date) -> list[
     """Typed KPIs of the month that have no value yet. A month submitted before asks only for
     the KPIs that existed when it was first submitted: a KPI added to the plan later was not
     part of what the vendor reported, and no value should be invented for it."""
-    first = (
-        SubmissionEvent.objects.filter(
-            engagement=engagement, period=period, action=SubmissionAction.SUBMIT
-        )
-        .order_by("at")
-        .values_list("at", flat=True)
-        .first()
-    )
+    first = first_submitted_at(engagement, period)
     nodes = [
         n
         for n in portal_nodes(user, engagement)
@@ -417,6 +410,45 @@ def missing_inputs(user: User, engagement: Engagement, period: dt.date) -> list[
         Actual.objects.filter(node__in=nodes, period=period).values_list("node_id", flat=True)
     )
     return [n for n in nodes if n.pk not in done]
+
+
+def first_submitted_at(engagement: Engagement, period: dt.date) -> dt.datetime | None:
+    return (
+        SubmissionEvent.objects.filter(
+            engagement=engagement, period=period, action=SubmissionAction.SUBMIT
+        )
+        .order_by("at")
+        .values_list("at", flat=True)
+        .first()
+    )
+
+
+def changes_since_submission(engagement: Engagement, period: dt.date) -> list[dict]:
+    """The month's actuals changed after it was first submitted (corrections after a
+    withdrawal or a return, a manager's own corrections), oldest first: what the manager
+    reviews beyond what was first handed in."""
+    from kpitree.queries import format_value
+
+    first = first_submitted_at(engagement, period)
+    if first is None:
+        return []
+    rows = (
+        ValueAudit.objects.filter(
+            kind=ValueAudit.Kind.ACTUAL, node__engagement=engagement, period=period, at__gt=first
+        )
+        .select_related("node", "user")
+        .order_by("at", "id")[:200]
+    )
+    return [
+        {
+            "node": a.node,
+            "before": format_value(a.old_value, a.node.unit),
+            "after": format_value(a.new_value, a.node.unit),
+            "user": a.user,
+            "at": a.at,
+        }
+        for a in rows
+    ]
 
 
 @transaction.atomic

@@ -77,12 +77,14 @@ def can_manage(user: AnyUser) -> bool:
 
 
 def trees_for(user: AnyUser) -> QuerySet[Tree]:
+    """The trees a user may see; archived trees are kept out of every page and API list."""
+    active = Tree.objects.filter(archived_at__isnull=True)
     if sees_everything(user):
-        return Tree.objects.all()
+        return active
     vendor_id = vendor_scope(user)
     if vendor_id is None:
         return Tree.objects.none()
-    return Tree.objects.filter(
+    return active.filter(
         pk__in=Node.objects.filter(engagement__vendor_id=vendor_id).values("tree_id")
     )
 

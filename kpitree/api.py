@@ -9,6 +9,7 @@ from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status, viewsets
@@ -35,7 +36,7 @@ from kpi_planner.api import (
     write_tombstones,
 )
 from kpitree import engine, node_sync, queries, services
-from kpitree.models import Actual, Grain, Node, Rationale, Target, Tree
+from kpitree.models import Actual, Grain, Node, Rationale, Target, Tree, ValueAudit
 
 CODE_RE = r"[A-Za-z0-9._-]+"
 
@@ -90,6 +91,22 @@ class TreeViewSet(SyncMixin, viewsets.ModelViewSet):
         if any(getattr(tree, f) != value for f, value in before.items()):
             # The months, fiscal year or thresholds changed: the rollups must follow.
             services.mark_stale([tree.pk])
+
+    def perform_destroy(self, instance: Tree) -> None:
+        """A tree with actuals, targets or audit history is archived, not deleted; the sync
+        contract is the same (a tombstone for the code)."""
+        has_history = (
+            Actual.objects.filter(node__tree=instance).exists()
+            or Target.objects.filter(node__tree=instance).exists()
+            or ValueAudit.objects.filter(node__tree=instance).exists()
+        )
+        if not has_history:
+            super().perform_destroy(instance)
+            return
+        check_if_match(self.request, instance)
+        with transaction.atomic():
+            Tree.objects.filter(pk=instance.pk).update(archived_at=timezone.now())
+            write_tombstones("tree", "", [instance.code], self.tombstone_vendor_ids(instance))
 
     def tombstone_vendor_ids(self, instance: Tree) -> set[int]:
         # The vendors that saw the tree: those owning one of its nodes.
@@ -263,18 +280,15 @@ class NodeViewSet(TreeScopedMixin, SyncMixin, viewsets.ModelViewSet):
         return {instance.engagement.vendor_id} if instance.engagement_id else set()
 
     def perform_destroy(self, instance: Node) -> None:
+        """DELETE keeps its sync contract (tombstones, also per vendor), and archives a node
+        with history instead of erasing it (services.node_delete)."""
         check_if_match(self.request, instance)
-        # node_delete writes the plain tombstones of the subtree; the vendors that owned some of
-        # its nodes get their own copies (see SyncMixin), so they learn only of their nodes.
-        owned: dict[int, list[str]] = {}
-        for code, vendor_id in Node.objects.filter(
-            pk__in=services.subtree_ids(instance), engagement__isnull=False
-        ).values_list("code", "engagement__vendor_id"):
-            owned.setdefault(vendor_id, []).append(code)
-        with transaction.atomic():
-            services.node_delete(user=self.request.user, node=instance)
-            for vendor_id, codes in owned.items():
-                write_tombstones("node", self.tombstone_scope(), codes, {vendor_id}, plain=False)
+        try:
+            services.node_remove(user=self.request.user, node=instance)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(
+                exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+            ) from None
 
 
 class TargetRowSerializer(serializers.Serializer):

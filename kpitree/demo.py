@@ -213,7 +213,8 @@ ACQUISITION = [
     (
         "quality",
         "品質・プロセス",
-        "new_customers",
+        # Its own root: a quality score in % does not add up with customer counts.
+        None,
         None,
         dict(
             kind="kpi",
@@ -423,17 +424,26 @@ def seed_trees() -> dict[str, int]:
     # Actuals are written once: later runs keep what users entered (and months get locked).
     if not Actual.objects.filter(node__tree__in=[acquisition, revenue]).exists():
         services.actuals_record(user=manager, rows=rows, channel="system")
+    # A reason with every target: a later run may change the target of a month approved since.
+    reason = "デモデータの目標"
     targets = [
-        {"node": code, "period": month, "value": value, "rationale": rationale}
+        {"node": code, "period": month, "value": value, "rationale": rationale, "reason": reason}
         for code, (value, rationale) in TARGETS.items()
         for month in ALL_MONTHS
     ]
     services.targets_record(user=manager, tree=acquisition, rows=targets, channel="system")
+    # The revenue tree's targets are set on its leaves; 売上's target is derived from them by its
+    # formula: 52,000 visits × 2.0 % × 10,000 JPY = 10,400,000 JPY a month.
     services.targets_record(
         user=manager,
         tree=revenue,
         rows=[
-            {"node": "sales", "period": m, "value": 9_000_000, "rationale": "agreement"}
+            {"node": code, "period": m, "value": value, "rationale": rationale, "reason": reason}
+            for code, value, rationale in (
+                ("visits", 52_000, "past_results"),
+                ("cvr", 2.0, "benchmark"),
+                ("avg_price", 10_000, "agreement"),
+            )
             for m in ALL_MONTHS
         ],
         channel="system",

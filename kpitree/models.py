@@ -38,6 +38,8 @@ class Tree(models.Model):
     data_version = models.PositiveBigIntegerField(default=0)
     computed_version = models.PositiveBigIntegerField(default=0)
     computed_at = models.DateTimeField(null=True, blank=True)
+    # A tree with actuals, targets or audit history is archived, not deleted (see Node).
+    archived_at = models.DateTimeField(_("archived at"), null=True, blank=True)
     # Set when a recompute task has been sent and has not started yet: a write that finds it set
     # sends nothing (the queued task will see its change), so one task per tree waits at most.
     queued_at = models.DateTimeField(null=True, blank=True)
@@ -138,6 +140,13 @@ class Source(models.TextChoices):
     PROPOSAL_ADOPTION = "proposal_adoption", _("Improvement proposals adopted (%)")
 
 
+class ActiveNodeManager(models.Manager):
+    """Nodes that are not archived: what editors, grids, scorecards and the rollup see."""
+
+    def get_queryset(self) -> models.QuerySet:
+        return super().get_queryset().filter(archived_at__isnull=True)
+
+
 class Node(models.Model):
     tree = models.ForeignKey(Tree, on_delete=models.CASCADE, related_name="nodes")
     code = CodeField()
@@ -209,8 +218,17 @@ class Node(models.Model):
     position = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    # A node with actuals, targets or audit history is archived, never deleted: it leaves the
+    # editors, grids, scorecards and rollups, its history stays readable, and it can be
+    # restored (kpitree.services.node_delete / node_restore).
+    archived_at = models.DateTimeField(_("archived at"), null=True, blank=True)
+
+    objects = ActiveNodeManager()
+    all_objects = models.Manager()  # noqa: DJ012 - the unfiltered manager, after the default
 
     class Meta:
+        # Related lookups (an audit row's node) still reach archived nodes.
+        base_manager_name = "all_objects"
         ordering = ["tree_id", "position", "id"]
         constraints = [
             models.UniqueConstraint(fields=["tree", "code"], name="node_code_unique_in_tree")
@@ -242,7 +260,8 @@ class Channel(models.TextChoices):
 
 
 class Target(models.Model):
-    node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="targets")
+    # PROTECT: a node with targets is archived, never deleted with them.
+    node = models.ForeignKey(Node, on_delete=models.PROTECT, related_name="targets")
     period = models.DateField(_("month"))
     value = models.FloatField(_("target"))
     rationale = models.CharField(
@@ -285,7 +304,8 @@ class ActualQuerySet(models.QuerySet):
 
 
 class Actual(models.Model):
-    node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="actuals")
+    # PROTECT: a node with actuals is archived, never deleted with them.
+    node = models.ForeignKey(Node, on_delete=models.PROTECT, related_name="actuals")
     period = models.DateField(_("month"))
     value = models.FloatField(_("actual"))
     comment = models.TextField(_("comment"), blank=True)
@@ -314,7 +334,8 @@ class ValueAudit(models.Model):
         ACTUAL = "actual", _("Actual")
 
     kind = models.CharField(max_length=8, choices=Kind.choices)
-    node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="audit")
+    # PROTECT: audit rows outlive what they describe; their node is archived, not deleted.
+    node = models.ForeignKey(Node, on_delete=models.PROTECT, related_name="audit")
     period = models.DateField()
     old_value = models.FloatField(null=True)
     new_value = models.FloatField(null=True)

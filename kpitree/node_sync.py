@@ -111,6 +111,55 @@ def node_rule_errors(
     return errors
 
 
+AGGREGATES = (RollupRule.SUM, RollupRule.AVG, RollupRule.WEIGHTED_AVG)
+
+
+def unit_errors(
+    node: Node,
+    *,
+    changed: Collection[str],
+    child_units: Callable[[], Mapping[str, str]],
+    parent: Node | None,
+    sibling_units: Callable[[], Mapping[str, str]],
+) -> dict[str, list[str]]:
+    """A sum or an average adds up numbers of one unit: 件 and % do not add. Formulas may mix
+    units (売上 = 訪問数 × CVR × 単価). Checked when a change would create the mix (`changed`:
+    the fields that change, "new" for a new node); a blank unit matches any.
+
+    `child_units()`: code → unit of the node's children; `sibling_units()`: of the other
+    children of `parent`.
+    """
+    errors: dict[str, list[str]] = {}
+    is_new = "new" in changed
+    if node.rollup in AGGREGATES and (is_new or "rollup" in changed):
+        units = {code: unit for code, unit in child_units().items() if unit}
+        if len(set(units.values())) > 1:
+            listed = ", ".join(f"{code} ({unit})" for code, unit in sorted(units.items()))
+            errors["rollup"] = [
+                _(
+                    "The children have different units (%(units)s): a sum or an average adds "
+                    "numbers of one unit. Use a formula to combine them, or move the odd one out."
+                )
+                % {"units": listed}
+            ]
+    if (
+        parent is not None
+        and parent.rollup in AGGREGATES
+        and node.unit
+        and (is_new or "unit" in changed or "parent" in changed)
+    ):
+        others = {unit for unit in sibling_units().values() if unit}
+        if others and others != {node.unit}:
+            errors["unit"] = [
+                _(
+                    "%(parent)s adds up its children in %(units)s: give this KPI the same unit, "
+                    "or put it under another parent."
+                )
+                % {"parent": parent.code, "units": "・".join(sorted(others))}
+            ]
+    return errors
+
+
 # -- the bulk sync --------------------------------------------------------------------------------
 
 
@@ -171,6 +220,9 @@ def nodes_sync(*, user, tree: Tree, rows: Sequence[Mapping[str, Any]]) -> dict[s
     # Serialise the syncs of one tree: each validates against the nodes it read.
     list(Tree.objects.select_for_update().filter(pk=tree.pk).values_list("pk", flat=True))
     existing = {n.code: n for n in Node.objects.filter(tree=tree)}
+    archived = set(
+        Node.all_objects.filter(tree=tree, archived_at__isnull=False).values_list("code", flat=True)
+    )
     code_of = {n.pk: n.code for n in existing.values()}
     errors: list[dict] = []
 
@@ -189,6 +241,16 @@ def nodes_sync(*, user, tree: Tree, rows: Sequence[Mapping[str, Any]]) -> dict[s
         if isinstance(code, str) and code and not services.has_nul(code):
             if code in first_row:
                 fail(i, "code", _("Same code as row %(row)s.") % {"row": first_row[code]})
+                continue
+            if code in archived:
+                fail(
+                    i,
+                    "code",
+                    _(
+                        "The code “%(code)s” belongs to an archived KPI of this tree; restore it or choose another code."
+                    )
+                    % {"code": code},
+                )
                 continue
             first_row[code] = i
         bad = False
@@ -295,7 +357,17 @@ def nodes_sync(*, user, tree: Tree, rows: Sequence[Mapping[str, Any]]) -> dict[s
             former_parent=former,
             old_code=node.code,
         )
-        for name, messages in rules.items():
+        parent = final.get(item.parent_code) if item.parent_code else None
+        rules_units = unit_errors(
+            node,
+            changed={*item.changed, *(["new"] if item.is_new else [])},
+            child_units=lambda code=node.code: {c: final[c].unit for c in children.get(code, [])},
+            parent=parent,
+            sibling_units=lambda code=node.code, p=item.parent_code: {
+                c: final[c].unit for c in children.get(p, []) if c != code
+            },
+        )
+        for name, messages in [*rules.items(), *rules_units.items()]:
             problems.setdefault(name, []).extend(messages)
         for name, messages in problems.items():
             for message in messages:

@@ -255,18 +255,56 @@ class DeleteImpact:
     descendants: int
     actuals: int
     targets: int
+    archives: bool  # the subtree has history: it is archived (and can be restored), not deleted
 
 
 def delete_impact(node: Node) -> DeleteImpact:
+    from kpitree.models import ValueAudit
     from kpitree.services import subtree_ids
 
     ids = subtree_ids(node)
+    everything = subtree_ids(node, archived=True)
+    actuals = Actual.objects.filter(node_id__in=ids).count()
+    targets = Target.objects.filter(node_id__in=ids).count()
     return DeleteImpact(
         nodes=len(ids),
         descendants=len(ids) - 1,
-        actuals=Actual.objects.filter(node_id__in=ids).count(),
-        targets=Target.objects.filter(node_id__in=ids).count(),
+        actuals=actuals,
+        targets=targets,
+        archives=bool(
+            Actual.objects.filter(node_id__in=everything).exists()
+            or Target.objects.filter(node_id__in=everything).exists()
+            or ValueAudit.objects.filter(node_id__in=everything).exists()
+        ),
     )
+
+
+def archived_nodes(tree: Tree) -> list[Node]:
+    """The tree's archived KPIs whose parent is not archived (restoring one brings back the
+    descendants archived with it), newest first, each with `history`: the value changes of
+    the KPI and the KPIs archived with it, newest first (the record stays readable)."""
+    from kpitree.models import ValueAudit
+
+    archived = Node.all_objects.filter(tree=tree, archived_at__isnull=False)
+    ids = set(archived.values_list("pk", flat=True))
+    tops = [n for n in archived.order_by("-archived_at", "code") if n.parent_id not in ids]
+    parent_of = dict(archived.values_list("pk", "parent_id"))
+
+    def top_of(pk: int) -> int:
+        while parent_of.get(pk) in ids:
+            pk = parent_of[pk]
+        return pk
+
+    history: dict[int, list] = {n.pk: [] for n in tops}
+    for audit in (
+        ValueAudit.objects.filter(node_id__in=ids).select_related("node", "user").order_by("-at")
+    ):
+        rows = history.get(top_of(audit.node_id))
+        if rows is not None and len(rows) < 100:
+            rows.append(audit)
+    for node in tops:
+        node.history = history[node.pk]
+    return tops
 
 
 @dataclass

@@ -235,7 +235,12 @@ def _evaluate_whole(tree: Tree, nodes: list[tuple]) -> tuple[Expected, Stored]:
     months = engine.month_range(tree.start_month, tree.end_month)
     position = {node_id: i for i, node_id in enumerate(ids)}
     column = {m: j for j, m in enumerate(months)}
-    in_plan = {"node__tree": tree, "period__gte": tree.start_month, "period__lte": tree.end_month}
+    in_plan = {
+        "node__tree": tree,
+        "node__archived_at__isnull": True,  # an archived node's values stay, out of the rollup
+        "period__gte": tree.start_month,
+        "period__lte": tree.end_month,
+    }
     actual = _fill(np.full((len(ids), len(months)), np.nan), Actual, in_plan, position, column)
     target = _fill(np.full((len(ids), len(months)), np.nan), Target, in_plan, position, column)
     plan = engine.TreePlan.build(specs, green=tree.green_threshold, amber=tree.amber_threshold)

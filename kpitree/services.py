@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -657,14 +657,30 @@ def node_save(*, user, node: Node, data: Mapping[str, Any]) -> Node:
         node.full_clean(validate_unique=False, validate_constraints=False)
     except ValidationError as exc:
         errors.update(exc.message_dict)
-    if (
+    taken = (
+        Node.all_objects.filter(tree_id=node.tree_id, code=node.code)
+        .exclude(pk=node.pk)
+        .values_list("archived_at", flat=True)
+        .first()
+        if node.code
+        else None
+    )
+    if taken is not None:
+        errors.setdefault("code", []).append(
+            _(
+                "The code “%(code)s” belongs to an archived KPI of this tree; restore it or choose another code."
+            )
+            % {"code": node.code}
+        )
+    elif (
         node.code
         and Node.objects.filter(tree_id=node.tree_id, code=node.code).exclude(pk=node.pk).exists()
     ):
         errors.setdefault("code", []).append(
             _("The code “%(code)s” is already used in this tree.") % {"code": node.code}
         )
-    errors_extra = _node_rule_errors(node, old)
+    changed = {"new"} if is_new else {n for n, v in before.items() if getattr(node, n) != v}
+    errors_extra = _node_rule_errors(node, old, changed)
     for key, messages in errors_extra.items():
         errors.setdefault(key, []).extend(messages)
     if errors:
@@ -675,9 +691,12 @@ def node_save(*, user, node: Node, data: Mapping[str, Any]) -> Node:
     return node
 
 
-def _node_rule_errors(node: Node, old: dict | None) -> dict[str, list[str]]:
-    """The tree rules of node_sync.node_rule_errors, with what they need read from the database."""
-    from kpitree.node_sync import node_rule_errors
+def _node_rule_errors(
+    node: Node, old: dict | None, changed: Collection[str] = ("new",)
+) -> dict[str, list[str]]:
+    """The tree rules of node_sync.node_rule_errors and unit_errors, with what they need read
+    from the database. `changed`: the fields that change ("new" for a new node)."""
+    from kpitree.node_sync import node_rule_errors, unit_errors
 
     foreign_parent = cycle = False
     if node.parent_id is not None:
@@ -691,7 +710,7 @@ def _node_rule_errors(node: Node, old: dict | None) -> dict[str, list[str]]:
         and (old["code"] != node.code or old["parent_id"] != node.parent_id)
     ):
         former = Node.objects.get(pk=old["parent_id"])
-    return node_rule_errors(
+    errors = node_rule_errors(
         node,
         foreign_parent=foreign_parent,
         cycle=cycle,
@@ -699,6 +718,17 @@ def _node_rule_errors(node: Node, old: dict | None) -> dict[str, list[str]]:
         former_parent=former,
         old_code=old["code"] if old else None,
     )
+    parent = node.parent if node.parent_id and not foreign_parent else None
+    units = unit_errors(
+        node,
+        changed=changed,
+        child_units=lambda: dict(node.children.values_list("code", "unit")) if node.pk else {},
+        parent=parent,
+        sibling_units=lambda: dict(parent.children.exclude(pk=node.pk).values_list("code", "unit")),
+    )
+    for name, messages in units.items():
+        errors.setdefault(name, []).extend(messages)
+    return errors
 
 
 def _formula_names(text: str) -> frozenset[str]:
@@ -719,8 +749,10 @@ def _is_descendant_or_self(candidate: Node, ancestor_id: int) -> bool:
     return False
 
 
-def subtree_ids(node: Node) -> list[int]:
-    parent_of = dict(Node.objects.filter(tree_id=node.tree_id).values_list("id", "parent_id"))
+def subtree_ids(node: Node, *, archived: bool = False) -> list[int]:
+    """The node and its descendants (with archived: archived descendants too)."""
+    manager = Node.all_objects if archived else Node.objects
+    parent_of = dict(manager.filter(tree_id=node.tree_id).values_list("id", "parent_id"))
     children: dict[int, list[int]] = {}
     for child, parent in parent_of.items():
         children.setdefault(parent, []).append(child)
@@ -752,18 +784,67 @@ def node_delete(*, user, node: Node) -> dict[str, int]:
             }
         )
     ids = subtree_ids(node)
+    everything = subtree_ids(node, archived=True)
     counts = {
         "nodes": len(ids),
         "actuals": Actual.objects.filter(node_id__in=ids).count(),
         "targets": Target.objects.filter(node_id__in=ids).count(),
     }
+    # The record is never erased: a subtree with actuals, targets or audit history (its own
+    # or an archived descendant's) is archived and can be restored; only an empty one goes.
+    counts["archived"] = int(
+        Actual.objects.filter(node_id__in=everything).exists()
+        or Target.objects.filter(node_id__in=everything).exists()
+        or ValueAudit.objects.filter(node_id__in=everything).exists()
+    )
     codes = list(Node.objects.filter(pk__in=ids).values_list("code", flat=True))
     Tombstone.objects.bulk_create(
         [Tombstone(kind="node", scope=node.tree.code, code=c) for c in codes]
     )
-    Node.objects.filter(pk__in=ids).delete()
+    if counts["archived"]:
+        now = timezone.now()
+        Node.objects.filter(pk__in=ids).update(archived_at=now, updated_at=now)
+    else:
+        Node.all_objects.filter(pk__in=everything).delete()
     mark_stale([node.tree_id])
     return counts
+
+
+@transaction.atomic
+def tree_restore(*, user, tree: Tree) -> Tree:
+    """Bring back a tree archived by a DELETE (kpitree.api.TreeViewSet.perform_destroy)."""
+    if not can_manage(user):
+        raise ValidationError(_("Only managers may change KPI trees."))
+    Tree.objects.filter(pk=tree.pk).update(archived_at=None, updated_at=timezone.now())
+    mark_stale([tree.pk])
+    tree.refresh_from_db()
+    return tree
+
+
+@transaction.atomic
+def node_restore(*, user, node: Node) -> int:
+    """Bring back an archived node with the descendants archived with it; returns how many."""
+    if not can_manage(user):
+        raise ValidationError(_("Only managers may change KPI trees."))
+    if node.archived_at is None:
+        raise ValidationError(_("This KPI is not archived."))
+    parent = Node.all_objects.filter(pk=node.parent_id).first() if node.parent_id else None
+    if parent is not None and parent.archived_at is not None:
+        raise ValidationError(
+            {"parent": _("Restore %(parent)s first: it is archived too.") % {"parent": parent.code}}
+        )
+    ids = [
+        pk
+        for pk, archived_at in Node.all_objects.filter(
+            pk__in=subtree_ids(node, archived=True)
+        ).values_list("pk", "archived_at")
+        if archived_at == node.archived_at
+    ]
+    restored = Node.all_objects.filter(pk__in=ids).update(
+        archived_at=None, updated_at=timezone.now()
+    )
+    mark_stale([node.tree_id])
+    return restored
 
 
 # -- the browser editor: trees, copies, templates, moves -----------------------------------------
@@ -935,7 +1016,7 @@ def template_apply(
         problems.append(_("The template has no nodes."))
     if problems:
         raise ValidationError({"template": problems})
-    taken = set(Node.objects.filter(tree=tree).values_list("code", flat=True))
+    taken = set(Node.all_objects.filter(tree=tree).values_list("code", flat=True))
     renames = {item.code: _free_code(f"{prefix}{item.code}", taken) for item in items}
     by_code = {item.code: item for item in items}
     depth = {}
@@ -947,9 +1028,20 @@ def template_apply(
     created: dict[str, Node] = {}
     errors: dict[str, list[str]] = {}
     position = _next_position(tree, parent)
+    # Under a sum or an average, a template root of another unit (a rate beside the counts)
+    # would be added up with them: it goes to the top of the tree instead, as its own root.
+    summed_unit = None
+    if parent is not None and parent.rollup in (
+        RollupRule.SUM,
+        RollupRule.AVG,
+        RollupRule.WEIGHTED_AVG,
+    ):
+        units = {u for u in parent.children.values_list("unit", flat=True) if u}
+        summed_unit = parent.unit or (units.pop() if len(units) == 1 else None)
     for item in sorted(items, key=lambda i: depth[i.code]):  # parents before their children
         kpi = item.kpi
         is_root = not item.parent_code
+        apart = is_root and summed_unit is not None and kpi.unit and kpi.unit != summed_unit
         time_aggregation = kpi.time_aggregation
         if time_aggregation == TimeAggregation.RECOMPUTE and item.rollup != RollupRule.FORMULA:
             time_aggregation = TimeAggregation.AVG
@@ -958,7 +1050,7 @@ def template_apply(
             code=renames[item.code],
             name=kpi.name[:200],
             kind="kgi" if is_root and parent is None else "kpi",
-            parent=parent if is_root else created.get(item.parent_code),
+            parent=None if apart else parent if is_root else created.get(item.parent_code),
             engagement=engagement,
             definition=kpi.definition,
             unit=kpi.unit,

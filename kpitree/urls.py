@@ -13,6 +13,7 @@ urlpatterns: list = [
     path("<str:code>/apply-template/", views.template_apply, name="template_apply"),
     path("<str:code>/formula-check/", views.formula_check, name="formula_check"),
     path("<str:code>/new-node/", views.node_create, name="node_create"),
+    path("<str:code>/archived/", views.archived, name="archived"),
     path("<str:code>/nodes/<str:node_code>/", views.node_edit, name="node_edit"),
     path("<str:code>/nodes/<str:node_code>/move/", views.node_move, name="node_move"),
     path("<str:code>/nodes/<str:node_code>/delete/", views.node_delete, name="node_delete"),

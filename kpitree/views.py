@@ -16,7 +16,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -99,7 +99,17 @@ def _done(request: HttpRequest, tree: Tree, message: str, ctx: dict, template: s
 @login_required
 @require_http_methods(["GET", "POST"])
 def tree_list(request: HttpRequest) -> HttpResponse:
-    form = forms.TreeForm(request.POST or None)
+    form = forms.TreeForm(None if "restore" in request.POST else request.POST or None)
+    if request.method == "POST" and "restore" in request.POST:
+        manager_only(request)
+        archived = Tree.objects.filter(
+            archived_at__isnull=False, code=request.POST.get("restore", "")
+        ).first()
+        if archived is None:
+            raise Http404
+        services.tree_restore(user=request.user, tree=archived)
+        messages.success(request, _("%(name)s was restored.") % {"name": archived.name})
+        return redirect("kpitree:tree_editor", code=archived.code)
     if request.method == "POST":
         manager_only(request)
         if form.is_valid():
@@ -114,7 +124,16 @@ def tree_list(request: HttpRequest) -> HttpResponse:
     counts = sees_everything(request.user)  # a vendor is not told how big the others' trees are
     if counts:
         trees = trees.annotate(n_nodes=Count("nodes"))
-    ctx = {"trees": trees, "form": form, "can_edit": can_manage(request.user), "counts": counts}
+    ctx = {
+        "trees": trees,
+        "form": form,
+        "can_edit": can_manage(request.user),
+        "counts": counts,
+        # Trees archived by a DELETE keep their record; managers may bring them back.
+        "archived": Tree.objects.filter(archived_at__isnull=False).order_by("code")
+        if can_manage(request.user)
+        else [],
+    }
     return render(request, "kpitree/tree_list.html", ctx)
 
 
@@ -289,11 +308,43 @@ def node_delete(request: HttpRequest, tree: Tree, node_code: str) -> HttpRespons
         except ValidationError as exc:
             ctx["errors"] = exc.messages
         else:
-            message = _(
-                "%(code)s was deleted with %(nodes)s node(s), %(actuals)s actual(s) and %(targets)s target(s)."
-            ) % {"code": node.code, **counts}
+            if counts["archived"]:
+                message = _(
+                    "%(code)s was archived with %(nodes)s node(s); its %(actuals)s actual(s) and %(targets)s target(s) are kept and it can be restored."
+                ) % {"code": node.code, **counts}
+            else:
+                message = _(
+                    "%(code)s was deleted with %(nodes)s node(s), %(actuals)s actual(s) and %(targets)s target(s)."
+                ) % {"code": node.code, **counts}
             return _done(request, tree, message, {"tree": tree}, "kpitree/_deleted.html")
     return _panel(request, "kpitree/_delete_confirm.html", ctx)
+
+
+@tree_page
+@require_http_methods(["GET", "POST"])
+def archived(request: HttpRequest, tree: Tree) -> HttpResponse:
+    """The tree's archived KPIs, each with its history link and a restore button."""
+    manager_only(request)
+    errors: list[str] = []
+    if request.method == "POST":
+        node = Node.all_objects.filter(
+            tree=tree, code=request.POST.get("node", ""), archived_at__isnull=False
+        ).first()
+        if node is None:
+            raise Http404
+        try:
+            restored = services.node_restore(user=request.user, node=node)
+        except ValidationError as exc:
+            errors = exc.messages
+        else:
+            messages.success(
+                request,
+                _("%(code)s was restored with %(count)s node(s).")
+                % {"code": node.code, "count": restored},
+            )
+            return redirect("kpitree:tree_editor", code=tree.code)
+    ctx = {"tree": tree, "nodes": queries.archived_nodes(tree), "errors": errors}
+    return render(request, "kpitree/archived.html", ctx)
 
 
 @tree_page

@@ -271,9 +271,24 @@ def test_a_manager_deletes_a_node_after_a_confirmation_that_names_what_goes(
         k: page.inner_text(f"[data-count={k}]") for k in ("descendants", "actuals", "targets")
     }
     assert counts == {"descendants": "2", "actuals": "4", "targets": "1"}
+    # The branch has recorded values: it is archived, not erased, and the panel says so.
+    assert "保管" in page.inner_text("[data-testid=archives]")
     save_panel(page)
     page.wait_for_selector("#node-branch", state="detached")
     assert sorted(Node.objects.filter(tree=tree).values_list("code", flat=True)) == ["kgi"]
+    assert Node.all_objects.filter(tree=tree, archived_at__isnull=False).count() == 3
+
+    # The archived KPIs page lists it; restoring brings the branch back into the editor.
+    page.click("[data-testid=archived-link]")
+    page.wait_for_selector("[data-testid=archived-nodes]")
+    page.click("tr[data-node='branch'] button.restore")
+    page.wait_for_selector("#node-branch")
+    assert sorted(Node.objects.filter(tree=tree).values_list("code", flat=True)) == [
+        "a",
+        "b",
+        "branch",
+        "kgi",
+    ]
     assert page.console_errors == []
 
 

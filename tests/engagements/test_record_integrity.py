@@ -188,3 +188,20 @@ def test_a_returned_month_resubmits_without_kpis_added_later(
     assert sub.status == "submitted"
     assert not Actual.objects.filter(node__code="visits").exists()
     assert Node.objects.filter(code="visits").exists()
+
+
+def test_the_manager_sees_what_changed_since_the_first_submission(
+    client, submitted, vendor_user, manager, frozen_now
+):
+    services.submission_withdraw(user=vendor_user, engagement=submitted, period=OCT)
+    frozen_now.shift(dt.timedelta(minutes=5))
+    actuals_record(user=vendor_user, rows=month_rows(calls=3100), channel="web")
+    services.submission_submit(user=vendor_user, engagement=submitted, period=OCT)
+    changes = services.changes_since_submission(submitted, OCT)
+    assert [(c["node"].code, c["before"], c["after"]) for c in changes] == [
+        ("calls", "3,000件", "3,100件")
+    ]
+    client.force_login(manager)
+    page = client.get("/portal/engagements/CALL-1/2026-10/").content.decode()
+    assert 'data-testid="changes-since-submission"' in page
+    assert "3,100件" in page

@@ -179,3 +179,17 @@ def test_the_catalogue_page_lists_the_templates_of_a_type(catalogue, manager):
         "call.expansion",
     ]
     assert "受注数" in response.content.decode()
+
+
+def test_under_a_sum_a_template_root_of_another_unit_becomes_its_own_root(catalogue, manager, tree):
+    kgi = Node.objects.create(
+        tree=tree, code="new_customers", name="新規顧客数", kind="kgi", rollup="sum", unit="件"
+    )
+    apply(manager, tree, "call.improvement", parent=kgi)
+    placed = dict(
+        Node.objects.filter(code__in=["orders", "list_accuracy", "script_reviews"]).values_list(
+            "code", "parent__code"
+        )
+    )
+    # 受注数 (件) is added up into 新規顧客数; リスト精度 (%) and スクリプト見直し (回) are not.
+    assert placed == {"orders": "new_customers", "list_accuracy": None, "script_reviews": None}

@@ -235,11 +235,13 @@ def test_it_names_what_a_delete_takes_with_it(manager, recorded):
     assert (impact.nodes, impact.descendants, impact.actuals, impact.targets) == (4, 3, 3, 1)
 
 
-def test_it_deletes_after_the_confirmation(manager, recorded):
+def test_it_archives_a_subtree_with_history_after_the_confirmation(manager, recorded):
     response = client_for(manager).post("/trees/FY2026/nodes/sales/delete/")
     assert response.status_code == 302
     assert sorted(Node.objects.values_list("code", flat=True)) == ["ads_cpa"]
-    assert Actual.objects.count() == 0
+    # Nothing recorded is erased: the actuals and their audit stay, with archived nodes.
+    assert Actual.objects.count() == 3
+    assert Node.all_objects.filter(archived_at__isnull=False).count() == 4
     # The vendor that owned visits and cvr learns of it through its own tombstones.
     assert (
         Tombstone.objects.filter(kind=f"node@{recorded['visits'].engagement.vendor_id}").count()

@@ -2,7 +2,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from kpi_planner.models import Tombstone
-from kpitree.models import Actual, Node
+from kpitree.models import Actual, Node, ValueAudit
 from kpitree.services import actuals_record, node_delete, node_save
 from tests.kpitree.conftest import row
 
@@ -79,7 +79,7 @@ def test_it_refuses_changes_by_non_managers(vendor_user, revenue):
     assert Node.objects.get(pk=revenue["visits"].pk).name == "訪問数"
 
 
-def test_it_deletes_a_subtree_and_reports_what_went_with_it(manager, tree, revenue):
+def test_it_archives_a_subtree_with_actuals_and_reports_it(manager, tree, revenue):
     branch = node_save(
         user=manager,
         node=Node(tree=tree),
@@ -94,9 +94,16 @@ def test_it_deletes_a_subtree_and_reports_what_went_with_it(manager, tree, reven
         rows=[row("leads_a", "2026-04", 3), row("leads_b", "2026-04", 4)],
         channel="web",
     )
-    assert node_delete(user=manager, node=branch) == {"nodes": 3, "actuals": 2, "targets": 0}
+    assert node_delete(user=manager, node=branch) == {
+        "nodes": 3,
+        "actuals": 2,
+        "targets": 0,
+        "archived": 1,
+    }
     assert not Node.objects.filter(code__startswith="leads").exists()
-    assert Actual.objects.count() == 0
+    assert Node.all_objects.filter(code__startswith="leads", archived_at__isnull=False).count() == 3
+    assert Actual.objects.count() == 2  # kept, with their audit rows
+    assert ValueAudit.objects.filter(node__code__startswith="leads").count() == 2
     assert sorted(Tombstone.objects.values_list("code", flat=True)) == [
         "leads",
         "leads_a",
