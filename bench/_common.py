@@ -28,7 +28,8 @@ from kpitree.engine import NodeSpec  # noqa: E402
 
 BENCH_DB = "kpi_bench"
 PG_SERVER_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
-FIRST_MONTH = dt.date(2025, 4, 1)  # fiscal years start in April: 36 months = 12 quarters, 3 years
+FIRST_MONTH = dt.date(2023, 4, 1)  # fiscal years start in April: 36 months = 12 quarters, 3 years
+# (36 months that have ended: actuals of months that have not ended are refused)
 N_MONTHS = 36
 DEPTH = 6  # levels 0 (roots) to 5 (inputs)
 
@@ -369,7 +370,7 @@ def store_tree(gen: GeneratedTree, *, code: str = "BENCH", with_values: bool = T
                 for j, month in enumerate(months):
                     a, t = gen.actual[i, j], gen.target[i, j]
                     if not np.isnan(a):
-                        a_rows.append((ids[i], month, float(a), "", "draft", "api", now, None))
+                        a_rows.append((ids[i], month, float(a), "", "api", now, None))
                     if not np.isnan(t):
                         t_rows.append((ids[i], month, float(t), "", now, None))
             insert_rows(
@@ -379,7 +380,6 @@ def store_tree(gen: GeneratedTree, *, code: str = "BENCH", with_values: bool = T
                     "period",
                     "value",
                     "comment",
-                    "status",
                     "channel",
                     "updated_at",
                     "updated_by",

@@ -123,14 +123,13 @@ def run() -> int:
         for j, m in enumerate(gen.months)
     ]
     now = timezone.now()
-    # The same rows for COPY, as the service writes them (status draft, channel api, by the manager).
+    # The same rows for COPY, as the service writes them (channel api, by the manager).
     copy_rows = [
         (
             node_ids[gen.specs[i].code],
             m,
             float(gen.actual[i, j]),
             "",
-            "draft",
             "api",
             now,
             manager.pk,
@@ -147,7 +146,7 @@ def run() -> int:
     def raw_copy() -> float:
         start = time.perf_counter()
         with transaction.atomic(), connection.cursor() as cursor:
-            columns = "node_id, period, value, comment, status, channel, updated_at, updated_by_id"
+            columns = "node_id, period, value, comment, channel, updated_at, updated_by_id"
             with cursor.cursor.copy(f"COPY kpitree_actual ({columns}) FROM STDIN") as copy:
                 for row in copy_rows:
                     copy.write_row(row)

@@ -104,8 +104,8 @@ def run() -> int:
         vendor=vendor,
         outsourcing_type="support",
         phase="improvement",
-        start_month=dt.date(2025, 4, 1),
-        end_month=dt.date(2028, 3, 1),
+        start_month=dt.date(2023, 4, 1),
+        end_month=dt.date(2026, 3, 1),
         monthly_fee=1_000_000,
     )
     client = APIClient()

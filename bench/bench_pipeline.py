@@ -546,7 +546,7 @@ def run(stack: Stack) -> int:
 
     inputs = [gen.specs[i].code for i in gen.input_rows]
     rng = np.random.default_rng(99)
-    period = months[2]  # 2025-06
+    period = months[2]  # 2023-06
 
     def sensitive_leaf(exclude: set[str]) -> str:
         """An input leaf whose change moves the root's actual in `period`."""

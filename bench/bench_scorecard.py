@@ -49,10 +49,10 @@ PG_SERVER = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
 MAX_RATIO = 3.0
 CLIENTS = 16
 REQUESTS_PER_CLIENT = 12  # bounded: 192 requests in all
-FIRST = dt.date(2025, 4, 1)
+FIRST = dt.date(2023, 4, 1)
 MONTHS = 36
-LAST = dt.date(2028, 3, 1)  # the 36th month of data
-PLAN_END = dt.date(2028, 9, 1)  # the plan goes on: the last six months are forecast
+LAST = dt.date(2026, 3, 1)  # the 36th month of data
+PLAN_END = dt.date(2026, 9, 1)  # the plan goes on: the last six months are forecast
 PERSPECTIVES = ("financial", "customer", "process", "learning")
 
 
@@ -150,11 +150,11 @@ def add_kpis(tree, owners: list[tuple[object, int]], seed: int) -> None:
             value = round(level * (1 + trend * j) * rng.normal(1, 0.08), 2)
             target_rows.append((node.pk, month, target, "agreement", now, None))
             actual_rows.append(
-                (node.pk, month, value, "前月比の変動要因をコメント", "approved", "api", now, None)
+                (node.pk, month, value, "前月比の変動要因をコメント", "api", now, None)
             )
     insert_rows(
         Actual,
-        ["node", "period", "value", "comment", "status", "channel", "updated_at", "updated_by"],
+        ["node", "period", "value", "comment", "channel", "updated_at", "updated_by"],
         actual_rows,
     )
     insert_rows(
@@ -191,7 +191,7 @@ def build_data() -> dict:
                 engagement=e,
                 period=LAST,
                 status="submitted",
-                submitted_at=dt.datetime(2028, 4, 5, tzinfo=dt.UTC),
+                submitted_at=dt.datetime(2026, 4, 5, tzinfo=dt.UTC),
             )
             for e in engagements
         ]

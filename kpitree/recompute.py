@@ -191,6 +191,7 @@ def _recompute_locked(tree_id: int, full: bool) -> dict[str, Any]:
         whole = True
         evaluation = _evaluate_whole(tree, nodes)
     expected, stored = evaluation
+    evaluated = {"nodes": len({key[0] for key in expected}), "rows": len(expected)}
     counts = _write_difference(tree, expected, stored, now, deletions=whole)
     consumed = [change_id for change_id, _node in changes]
     for start in range(0, len(consumed), CHUNK):
@@ -201,8 +202,7 @@ def _recompute_locked(tree_id: int, full: bool) -> dict[str, Any]:
     return {
         "tree": tree.code,
         "mode": "full" if whole else "incremental",
-        "nodes": len({key[0] for key in expected}),
-        "rows": len(expected),
+        **evaluated,
         "rows_written": sum(counts.values()),
         **counts,
         "version": version,
@@ -245,7 +245,9 @@ def _evaluate_whole(tree: Tree, nodes: list[tuple]) -> tuple[Expected, Stored]:
     target = _fill(np.full((len(ids), len(months)), np.nan), Target, in_plan, position, column)
     plan = engine.TreePlan.build(specs, green=tree.green_threshold, amber=tree.amber_threshold)
     results = engine.compute(plan, months, actual, target, fiscal_year_start=tree.fiscal_year_start)
-    stored = _stored(Rollup.objects.filter(tree=tree))
+    # The stored rows are streamed into the comparison, not held: a 5,000-node tree has a
+    # quarter of a million of them.
+    stored = _stored_rows(Rollup.objects.filter(tree=tree))
     return _expected(results, ids, range(len(ids))), stored
 
 
@@ -262,7 +264,7 @@ def _evaluate_part(
             affected.add(current)
             current = parent_of[current]
     if not affected:
-        return {}, {}
+        return {}, []
     frontier = {n for n, p in parent_of.items() if p in affected and n not in affected}
     rows = [row for row in nodes if row[0] in affected or row[0] in frontier]  # id order
     code_of = {row[0]: row[1] for row in rows}
@@ -319,7 +321,7 @@ def _evaluate_part(
     )
     mine = [position[n] for n in ids if n in affected]
     expected = _expected(results, ids, mine)
-    return expected, {key: value for key, value in stored.items() if key[0] in affected}
+    return expected, [(key, value) for key, value in stored.items() if key[0] in affected]
 
 
 def _given(
@@ -343,13 +345,16 @@ def _fill(out: np.ndarray, model, filters: dict, position: dict, column: dict) -
     return out
 
 
+def _stored_rows(qs) -> Iterator[tuple[tuple[int, str, dt.date], tuple]]:
+    """((node id, grain, period), (pk, actual, target, achievement, status)) of stored rows."""
+    for pk, node_id, grain, period, actual, target, achievement, status in qs.values_list(
+        "id", "node_id", "grain", "period", "actual", "target", "achievement", "status"
+    ).iterator(chunk_size=10000):
+        yield (node_id, grain, period), (pk, actual, target, achievement, status)
+
+
 def _stored(qs) -> Stored:
-    return {
-        (node_id, grain, period): (pk, actual, target, achievement, status)
-        for pk, node_id, grain, period, actual, target, achievement, status in qs.values_list(
-            "id", "node_id", "grain", "period", "actual", "target", "achievement", "status"
-        ).iterator(chunk_size=10000)
-    }
+    return dict(_stored_rows(qs))
 
 
 def _expected(results: dict[str, engine.GrainResult], ids: list[int], rows) -> Expected:
@@ -381,16 +386,27 @@ def _nullable(matrix: np.ndarray) -> list[list[float | None]]:
 
 
 def _write_difference(
-    tree: Tree, expected: Expected, stored: Stored, now: dt.datetime, *, deletions: bool
+    tree: Tree,
+    expected: Expected,
+    stored: Iterable[tuple[tuple[int, str, dt.date], tuple]],
+    now: dt.datetime,
+    *,
+    deletions: bool,
 ) -> dict[str, int]:
-    updates, inserts = [], []
-    for key, values in expected.items():
-        old = stored.get(key)
-        if old is None:
-            inserts.append((tree.pk, key[0], key[1], key[2], *values, fragment(*values), now))
+    """Update the stored rows whose values differ, insert the missing ones and (deletions)
+    delete those no longer expected. Consumes `expected`."""
+    updates, gone = [], []
+    for key, old in stored:
+        values = expected.pop(key, None)
+        if values is None:
+            if deletions:
+                gone.append(old[0])
         elif old[1:] != values:
             updates.append((old[0], *values, fragment(*values), now))
-    gone = [old[0] for key, old in stored.items() if key not in expected] if deletions else []
+    inserts = [
+        (tree.pk, key[0], key[1], key[2], *values, fragment(*values), now)
+        for key, values in expected.items()
+    ]
     update_rows(Rollup, ROLLUP_VALUES, updates)
     insert_rows(Rollup, ROLLUP_FIELDS, inserts)
     for start in range(0, len(gone), CHUNK):
