@@ -37,8 +37,6 @@ from engagements.models import (
 from engagements.services import (
     EntryError,
     WorkflowError,
-    current_month,
-    month_add,
     month_statuses,
     status_of,
 )
@@ -51,6 +49,7 @@ from kpi_planner.access import (
     notifications_for,
     proposals_for,
 )
+from kpi_planner.months import current_month, last_reportable_month, month_add
 from kpitree.engine import month_range
 from kpitree.models import Actual, Grain, Rollup, Target, ValueAudit
 from kpitree.services import parse_period
@@ -228,7 +227,11 @@ def month_context(user, eng: Engagement, period: dt.date, *, posted=None, errors
     # A submitted month is locked for the vendor while it awaits approval (it may withdraw
     # it); the manager reviewing it may still correct it. See kpitree.services._check_locks.
     awaiting = status == SubmissionStatus.SUBMITTED and not can_manage(user)
-    editable = can_report(user, eng) and status != SubmissionStatus.APPROVED and not awaiting
+    # A month's actuals are entered once it has ended (kpitree.services refuses them before).
+    ended = period <= last_reportable_month()
+    editable = (
+        can_report(user, eng) and status != SubmissionStatus.APPROVED and not awaiting and ended
+    )
     rows = []
     for node in nodes:
         planned = services.in_plan(node, period)
@@ -289,6 +292,8 @@ def month_context(user, eng: Engagement, period: dt.date, *, posted=None, errors
         and status not in services.DONE,
         "editable": editable,
         "can_withdraw": awaiting and can_report(user, eng),
+        "not_ended": not ended and can_report(user, eng),
+        "opens_on": month_add(period, 1),
         "can_report": can_report(user, eng),
         "can_manage": can_manage(user),
         "general_errors": errors.get(None, []),

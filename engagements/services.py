@@ -366,6 +366,8 @@ def _step(
     if action == SubmissionAction.SUBMIT:
         sub.submitted_at, sub.submitted_by = now, user
         sub.decided_at, sub.decided_by = None, None
+    elif action == SubmissionAction.WITHDRAW:  # the vendor takes it back: nobody decided
+        sub.decided_at, sub.decided_by = None, None
     else:
         sub.decided_at, sub.decided_by = now, user
     sub.save()

@@ -765,24 +765,29 @@ def subtree_ids(node: Node, *, archived: bool = False) -> list[int]:
 
 
 @transaction.atomic
-def node_delete(*, user, node: Node) -> dict[str, int]:
-    """Delete a node with its subtree; refused while the parent's formula names it."""
-    if not can_manage(user):
-        raise ValidationError(_("Only managers may change KPI trees."))
+def delete_refusal(node: Node) -> str | None:
+    """Why the node cannot be deleted (or archived) now, or None: its parent's formula names it."""
     parent = node.parent
     if (
         parent is not None
         and parent.rollup == RollupRule.FORMULA
         and node.code in _formula_names(parent.formula)
     ):
-        raise ValidationError(
-            {
-                "code": _(
-                    "“%(code)s” is used in the formula of %(parent)s; change that formula first."
-                )
-                % {"code": node.code, "parent": parent.code}
-            }
-        )
+        return _("“%(code)s” is used in the formula of %(parent)s; change that formula first.") % {
+            "code": node.code,
+            "parent": parent.code,
+        }
+    return None
+
+
+def node_delete(*, user, node: Node) -> dict[str, int]:
+    """Delete a node with its subtree (archive it when it has history); refused while the
+    parent's formula names it."""
+    if not can_manage(user):
+        raise ValidationError(_("Only managers may change KPI trees."))
+    refusal = delete_refusal(node)
+    if refusal:
+        raise ValidationError({"code": refusal})
     ids = subtree_ids(node)
     everything = subtree_ids(node, archived=True)
     counts = {

@@ -301,7 +301,11 @@ def node_delete(request: HttpRequest, tree: Tree, node_code: str) -> HttpRespons
     node = _node(request, tree, node_code)
     manager_only(request)
     impact = queries.delete_impact(node)
-    ctx = {"tree": tree, "node": node, "impact": impact}
+    refusal = services.delete_refusal(node)
+    # Said before the confirmation, not after it: the button is not offered then.
+    ctx = {"tree": tree, "node": node, "impact": impact, "refused": bool(refusal)}
+    if refusal and request.method == "GET":
+        ctx["errors"] = [refusal]
     if request.method == "POST":
         try:
             counts = services.node_remove(user=request.user, node=node)
@@ -310,13 +314,14 @@ def node_delete(request: HttpRequest, tree: Tree, node_code: str) -> HttpRespons
         else:
             if counts["archived"]:
                 message = _(
-                    "%(code)s was archived with %(nodes)s node(s); its %(actuals)s actual(s) and %(targets)s target(s) are kept and it can be restored."
+                    "%(code)s was archived (%(nodes)s node(s) in all); its %(actuals)s actual(s) and %(targets)s target(s) are kept and it can be restored."
                 ) % {"code": node.code, **counts}
             else:
                 message = _(
                     "%(code)s was deleted with %(nodes)s node(s), %(actuals)s actual(s) and %(targets)s target(s)."
                 ) % {"code": node.code, **counts}
-            return _done(request, tree, message, {"tree": tree}, "kpitree/_deleted.html")
+            ctx = {"tree": tree, "archived": bool(counts["archived"])}
+            return _done(request, tree, message, ctx, "kpitree/_deleted.html")
     return _panel(request, "kpitree/_delete_confirm.html", ctx)
 
 

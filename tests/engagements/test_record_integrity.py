@@ -205,3 +205,16 @@ def test_the_manager_sees_what_changed_since_the_first_submission(
     page = client.get("/portal/engagements/CALL-1/2026-10/").content.decode()
     assert 'data-testid="changes-since-submission"' in page
     assert "3,100件" in page
+
+
+def test_a_withdrawal_is_not_a_decision(submitted, vendor_user):
+    sub = services.submission_withdraw(user=vendor_user, engagement=submitted, period=OCT)
+    assert (sub.decided_at, sub.decided_by) == (None, None)
+
+
+def test_a_month_that_has_not_ended_is_read_only_in_the_portal(client, plan, vendor_user):
+    client.force_login(vendor_user)  # the clock is frozen on 2026-11-03
+    page = client.get("/portal/engagements/CALL-1/2026-11/").content.decode()
+    assert 'data-testid="not-ended"' in page
+    assert "この月はまだ終わっていません。実績は2026年12月1日から入力できます。" in page
+    assert 'name="do" value="save"' not in page

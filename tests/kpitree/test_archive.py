@@ -117,3 +117,10 @@ def test_the_manager_restores_an_archived_tree_from_the_list(client, api, manage
     assert response.status_code == 302
     assert Tree.objects.get(pk=tree.pk).archived_at is None
     assert api.get("/api/v1/trees/FY2026/").status_code == 200
+
+
+def test_the_confirmation_says_up_front_that_a_formula_input_cannot_go(client, manager, recorded):
+    client.force_login(manager)
+    panel = client.get("/trees/FY2026/nodes/cvr/delete/").content.decode()
+    assert "salesの計算式で使われています" in panel
+    assert "kt-danger-button" not in panel  # no button that would fail after the click
