@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from engagements.models import Role, Submission, SubmissionStatus
 from kpi_planner.access import can_manage, can_write_actual, nodes_for, role_of, trees_for
 from kpi_planner.models import Tombstone
-from kpi_planner.months import current_month, last_reportable_month
+from kpi_planner.months import current_month, last_reportable_month, month_add
 from kpitree.bulk import insert_rows, update_rows
 from kpitree.formula import FormulaError, parse_formula
 from kpitree.models import (
@@ -875,11 +875,6 @@ _FORMULA_TOKEN = re.compile(
 )
 
 
-def _shift_month(month: dt.date, months: int) -> dt.date:
-    index = month.year * 12 + month.month - 1 + months
-    return dt.date(index // 12, index % 12 + 1, 1)
-
-
 def _validated_tree(tree: Tree) -> Tree:
     tree.full_clean()  # field rules and Tree.clean (months, span, thresholds)
     return tree
@@ -927,8 +922,8 @@ def tree_copy(
         code=code,
         name=name,
         description=tree.description,
-        start_month=_shift_month(tree.start_month, shift_months),
-        end_month=_shift_month(tree.end_month, shift_months),
+        start_month=month_add(tree.start_month, shift_months),
+        end_month=month_add(tree.end_month, shift_months),
         fiscal_year_start=tree.fiscal_year_start,
         green_threshold=tree.green_threshold,
         amber_threshold=tree.amber_threshold,
@@ -950,7 +945,7 @@ def tree_copy(
         rows = [
             {
                 "node": code_of[node_id],
-                "period": f"{_shift_month(period, shift_months):%Y-%m}",
+                "period": f"{month_add(period, shift_months):%Y-%m}",
                 "value": value,
                 "rationale": rationale,
             }

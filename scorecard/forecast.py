@@ -29,6 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from kpi_planner.months import month_add
+
 MIN_MONTHS = 6
 TREND_FROM = 12
 SIMULATIONS = 2000
@@ -67,14 +69,9 @@ class ForecastResult:
         ]
 
 
-def _add_months(month: dt.date, n: int) -> dt.date:
-    index = month.year * 12 + month.month - 1 + n
-    return dt.date(index // 12, index % 12 + 1, 1)
-
-
 def _year_start(month: dt.date, fiscal_year_start: int) -> dt.date:
     back = (month.month - fiscal_year_start) % 12
-    return _add_months(month, -back)
+    return month_add(month, -back)
 
 
 def history_of(actual: pd.Series) -> pd.Series:
@@ -162,7 +159,7 @@ def forecast_kpi(
     lower, upper = np.percentile(paths, [LOWER_PCT, UPPER_PCT], axis=1)
 
     year = _year_start(months[0], fiscal_year_start)
-    year_months = [m for m in monthly.index if year <= m < _add_months(year, 12)]
+    year_months = [m for m in monthly.index if year <= m < month_add(year, 12)]
     target = (period_targets or {}).get(year)
     if target is None:
         targets = monthly.loc[year_months, "target"].astype(float).to_numpy()

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from engagements.models import Engagement, Submission
 from kpi_planner.access import engagements_for
+from kpi_planner.months import month_add
 from kpitree import engine
 from kpitree.models import Actual, Node, Rollup, Target, Tree, ValueAudit
 from scorecard import scoring
@@ -58,11 +59,6 @@ GRAINS = ("month", "quarter", "year")
 # -- periods ------------------------------------------------------------------------------------
 
 
-def add_months(month: dt.date, n: int) -> dt.date:
-    index = month.year * 12 + month.month - 1 + n
-    return dt.date(index // 12, index % 12 + 1, 1)
-
-
 def months_between(first: dt.date, last: dt.date) -> list[dt.date]:
     return engine.month_range(first, last) if first <= last else []
 
@@ -74,7 +70,7 @@ def period_start(month: dt.date, grain: str, fiscal_year_start: int) -> dt.date:
 def previous_periods(start: dt.date, grain: str) -> tuple[dt.date, dt.date]:
     """The period before and the same period a year earlier (前月/前年同月, 前期/前年同期)."""
     step = {"month": 1, "quarter": 3, "year": 12}[grain]
-    return add_months(start, -step), add_months(start, -12)
+    return month_add(start, -step), month_add(start, -12)
 
 
 def this_month() -> dt.date:
@@ -262,7 +258,7 @@ def engagement_page(engagement: Engagement, month: dt.date, grain: str) -> Engag
     scored = [n for n in nodes if n["perspective"] in PERSPECTIVES]
     node_filter = Node.objects.filter(engagement=engagement, perspective__in=PERSPECTIVES)
     start = period_start(month, grain, scored[0]["tree__fiscal_year_start"]) if scored else month
-    window = months_between(add_months(month, -12), month)
+    window = months_between(month_add(month, -12), month)
     monthly = rollups_at(scored, node_filter, "month", window)  # 13 months: trend, 前月, 前年同月
     if grain == "month":
         current = monthly

@@ -35,6 +35,7 @@ from kpi_planner.access import (
     nodes_for,
     trees_for,
 )
+from kpi_planner.months import month_add
 from kpitree.models import Rationale
 from kpitree.services import parse_period
 from scorecard import charts, queries, reports, scoring, services
@@ -108,8 +109,8 @@ def _period_ctx(request: HttpRequest, month: dt.date, grain: str, bad_period: bo
         "grain": grain,
         "grains": [("month", _("Month")), ("quarter", _("Quarter")), ("year", _("Year"))],
         "bad_period": bad_period,
-        "prev_month": queries.add_months(month, -1),
-        "next_month": queries.add_months(month, 1),
+        "prev_month": month_add(month, -1),
+        "next_month": month_add(month, 1),
     }
 
 
