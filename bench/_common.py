@@ -390,3 +390,17 @@ def store_tree(gen: GeneratedTree, *, code: str = "BENCH", with_values: bool = T
                 Target, ["node", "period", "value", "rationale", "updated_at", "updated_by"], t_rows
             )
     return tree.pk
+
+
+def run_on_fresh_database(db_name: str, run: Callable[[], int]) -> int:
+    """Create the benchmark database `db_name`, set Django up on it (migrated), call `run`, and
+    drop the database whatever happens; returns what `run` returns (the exit status)."""
+    recreate_database(db_name)
+    try:
+        setup_django(bench_database_url(db_name), migrate=True)
+        return run()
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        drop_database(db_name)

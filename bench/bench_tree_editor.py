@@ -35,15 +35,7 @@ TARGET_GROWTH = 10.0
 
 
 def main() -> int:
-    common.recreate_database(DB_NAME)
-    try:
-        common.setup_django(common.bench_database_url(DB_NAME), migrate=True)
-        return run()
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        common.drop_database(DB_NAME)
+    return common.run_on_fresh_database(DB_NAME, run)
 
 
 def run() -> int:

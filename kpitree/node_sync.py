@@ -48,6 +48,12 @@ def unknown_parent_message(code: str) -> str:
     return _("No node “%(code)s” in this tree.") % {"code": code}
 
 
+def archived_code_message(code: str) -> str:
+    return _(
+        "The code “%(code)s” belongs to an archived KPI of this tree; restore it or choose another code."
+    ) % {"code": code}
+
+
 def unknown_engagement_message(code: str) -> str:
     return _("No engagement “%(code)s”.") % {"code": code}
 
@@ -243,14 +249,7 @@ def nodes_sync(*, user, tree: Tree, rows: Sequence[Mapping[str, Any]]) -> dict[s
                 fail(i, "code", _("Same code as row %(row)s.") % {"row": first_row[code]})
                 continue
             if code in archived:
-                fail(
-                    i,
-                    "code",
-                    _(
-                        "The code “%(code)s” belongs to an archived KPI of this tree; restore it or choose another code."
-                    )
-                    % {"code": code},
-                )
+                fail(i, "code", archived_code_message(code))
                 continue
             first_row[code] = i
         bad = False

@@ -666,12 +666,9 @@ def node_save(*, user, node: Node, data: Mapping[str, Any]) -> Node:
         else None
     )
     if taken is not None:
-        errors.setdefault("code", []).append(
-            _(
-                "The code “%(code)s” belongs to an archived KPI of this tree; restore it or choose another code."
-            )
-            % {"code": node.code}
-        )
+        from kpitree.node_sync import archived_code_message
+
+        errors.setdefault("code", []).append(archived_code_message(node.code))
     elif (
         node.code
         and Node.objects.filter(tree_id=node.tree_id, code=node.code).exclude(pk=node.pk).exists()
