@@ -2,7 +2,7 @@
 
 What is timed, on a 60-KPI engagement, in a throwaway PostgreSQL database:
 - floor: the bare bulk insert of the same 60 Actual rows (one `bulk_create` in a transaction);
-- save: `engagements.services.month_save` — what the grid's "save draft" runs: normalising the
+- save: `portal.services.month_save` — what the grid's "save draft" runs: normalising the
   typed numbers, `kpitree.services.actuals_record` (validation of every row, the lock check,
   select-for-update of existing rows, insert, 60 audit rows, the tree's version bump), the
   month's Submission row and the status of its actuals, all in one transaction;
@@ -76,9 +76,9 @@ def run() -> int:
     from django.utils import timezone
 
     import kpitree.tasks
-    from engagements import services
     from engagements.models import Engagement, Role, Submission, User, Vendor
     from kpitree.models import Actual, Node, Tree, ValueAudit
+    from portal import services
 
     kpitree.tasks.recompute_tree.delay = lambda *args, **kwargs: None  # see the docstring
 

@@ -6,14 +6,12 @@ import datetime as dt
 
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-code_validator = RegexValidator(
-    r"^[A-Za-z0-9._-]{1,64}$",
-    _("Use 1–64 letters, digits, '-', '_' or '.'."),
-)
+from kpi_planner.codes import code_validator
+from kpi_planner.roles import Role
 
 
 def CodeField(**kwargs) -> models.CharField:
@@ -22,13 +20,6 @@ def CodeField(**kwargs) -> models.CharField:
 
 def first_of_month(value: dt.date) -> dt.date:
     return value.replace(day=1)
-
-
-class Role(models.TextChoices):
-    MANAGER = "manager", _("Manager")
-    SUPERVISOR = "supervisor", _("Supervisor")
-    VENDOR = "vendor", _("Vendor")
-    VIEWER = "viewer", _("Viewer")
 
 
 class Language(models.TextChoices):
@@ -279,7 +270,7 @@ class ProposalStatus(models.TextChoices):
 
 class ImprovementProposal(models.Model):
     """改善提案: a vendor's proposal to the client. Counted in the month it was submitted;
-    its adoption counts in the month it was decided (see engagements.services.proposal_feed)."""
+    its adoption counts in the month it was decided (see portal.services.proposal_feed)."""
 
     engagement = models.ForeignKey(
         Engagement, on_delete=models.CASCADE, related_name="proposals", verbose_name=_("engagement")

@@ -8,17 +8,31 @@ Rules (API.md "Roles"):
   the nodes they own; may write actuals of those nodes;
 - viewer: read-only; scoped to a vendor when bound to one, otherwise global.
 Objects outside a user's scope answer 404 (they are simply not in the queryset).
+
+Every app asks this module, so it sits below all of them (the import contract in
+`.importlinter`): it names the models it scopes by app label, as Django's own relations and
+`get_user_model()` do, instead of importing the apps.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+from django.apps import apps
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import QuerySet
 
-from engagements.models import Engagement, Role, User, Vendor
-from kpitree.models import Node, Tree
+from kpi_planner.roles import Role
 
-AnyUser = User | AnonymousUser
+if TYPE_CHECKING:
+    from engagements.models import Engagement, ImprovementProposal, Notification, User, Vendor
+    from kpitree.models import Node, Tree
+
+    AnyUser = User | AnonymousUser
+
+
+def _model(label: str) -> Any:
+    return apps.get_model(label)
 
 
 def role_of(user: AnyUser) -> str | None:
@@ -48,15 +62,15 @@ def vendor_scope(user: AnyUser) -> int | None:
 
 def vendors_for(user: AnyUser) -> QuerySet[Vendor]:
     if sees_everything(user):
-        return Vendor.objects.all()
+        return _model("engagements.Vendor").objects.all()
     vendor_id = vendor_scope(user)
     if vendor_id is None:
-        return Vendor.objects.none()
-    return Vendor.objects.filter(pk=vendor_id)
+        return _model("engagements.Vendor").objects.none()
+    return _model("engagements.Vendor").objects.filter(pk=vendor_id)
 
 
 def engagements_for(user: AnyUser) -> QuerySet[Engagement]:
-    qs = Engagement.objects.select_related("vendor")
+    qs = _model("engagements.Engagement").objects.select_related("vendor")
     if sees_everything(user):
         return qs
     vendor_id = vendor_scope(user)
@@ -67,8 +81,8 @@ def engagements_for(user: AnyUser) -> QuerySet[Engagement]:
 
 def users_for(user: AnyUser) -> QuerySet[User]:
     if is_manager(user):
-        return User.objects.select_related("vendor")
-    return User.objects.none()
+        return _model("engagements.User").objects.select_related("vendor")
+    return _model("engagements.User").objects.none()
 
 
 def can_manage(user: AnyUser) -> bool:
@@ -78,19 +92,21 @@ def can_manage(user: AnyUser) -> bool:
 
 def trees_for(user: AnyUser) -> QuerySet[Tree]:
     """The trees a user may see; archived trees are kept out of every page and API list."""
-    active = Tree.objects.filter(archived_at__isnull=True)
+    active = _model("kpitree.Tree").objects.filter(archived_at__isnull=True)
     if sees_everything(user):
         return active
     vendor_id = vendor_scope(user)
     if vendor_id is None:
-        return Tree.objects.none()
+        return _model("kpitree.Tree").objects.none()
     return active.filter(
-        pk__in=Node.objects.filter(engagement__vendor_id=vendor_id).values("tree_id")
+        pk__in=_model("kpitree.Node")
+        .objects.filter(engagement__vendor_id=vendor_id)
+        .values("tree_id")
     )
 
 
 def nodes_for(user: AnyUser) -> QuerySet[Node]:
-    qs = Node.objects.all()
+    qs = _model("kpitree.Node").objects.all()
     if sees_everything(user):
         return qs
     vendor_id = vendor_scope(user)
@@ -138,7 +154,11 @@ def kgi_paths(user: AnyUser, nodes: list[Node]) -> dict[int, list[tuple[str, str
     """
     visible = {n.pk for n in nodes_for(user).filter(pk__in=[n.pk for n in nodes])}
     tree_ids = {n.tree_id for n in nodes if n.pk in visible}
-    rows = Node.objects.filter(tree_id__in=tree_ids).values_list("id", "parent_id", "code", "name")
+    rows = (
+        _model("kpitree.Node")
+        .objects.filter(tree_id__in=tree_ids)
+        .values_list("id", "parent_id", "code", "name")
+    )
     parent_of = {pk: (parent, code, name) for pk, parent, code, name in rows}
     paths: dict[int, list[tuple[str, str]]] = {}
     for node in nodes:
@@ -154,20 +174,19 @@ def kgi_paths(user: AnyUser, nodes: list[Node]) -> dict[int, list[tuple[str, str
     return paths
 
 
-def proposals_for(user: AnyUser):
+def proposals_for(user: AnyUser) -> QuerySet[ImprovementProposal]:
     """Improvement proposals of the engagements the user sees."""
-    from engagements.models import ImprovementProposal
+    return _model("engagements.ImprovementProposal").objects.filter(
+        engagement__in=engagements_for(user)
+    )
 
-    return ImprovementProposal.objects.filter(engagement__in=engagements_for(user))
 
-
-def notifications_for(user: AnyUser):
+def notifications_for(user: AnyUser) -> QuerySet[Notification]:
     """A user's own in-app notifications (nobody reads another's)."""
-    from engagements.models import Notification
-
+    notifications = _model("engagements.Notification").objects
     if role_of(user) is None:
-        return Notification.objects.none()
-    return Notification.objects.filter(recipient=user)
+        return notifications.none()
+    return notifications.filter(recipient=user)
 
 
 # -- looking up what a user typed (access audit) ----------------------------------------------------

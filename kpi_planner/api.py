@@ -20,8 +20,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import exceptions, status
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from rest_framework import exceptions, serializers, status
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import SAFE_METHODS, BasePermission
@@ -29,17 +29,10 @@ from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from engagements.models import code_validator
 from kpi_planner.access import can_manage, sees_everything, vendor_scope
+from kpi_planner.codes import CODE_PATTERN, code_validator, is_code
 from kpi_planner.models import Tombstone
-
-# Every natural key (vendor, engagement, tree and node codes) has this shape (API.md).
-CODE_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
-CODE_PATTERN = f"^{CODE_RE.pattern}$"  # the same, for the schema
-
-
-def is_code(value: Any) -> bool:
-    return isinstance(value, str) and CODE_RE.fullmatch(value) is not None
+from kpi_planner.tombstones import vendor_tombstone_kind, write_tombstones
 
 
 def code_or_404(value: str) -> str:
@@ -301,22 +294,6 @@ class SyncMixin:
             write_tombstones(self.tombstone_kind, self.tombstone_scope(), [code], vendor_ids)
 
 
-def vendor_tombstone_kind(kind: str, vendor_id: int) -> str:
-    return f"{kind}@{vendor_id}"
-
-
-def write_tombstones(
-    kind: str, scope: str, codes: list[str], vendor_ids: set[int], *, plain: bool = True
-) -> None:
-    """Record deleted `codes`: the plain tombstones (unless `plain` is False) and one copy per
-    vendor in `vendor_ids`."""
-    kinds = ([kind] if plain else []) + [vendor_tombstone_kind(kind, v) for v in sorted(vendor_ids)]
-    if kinds and codes:
-        Tombstone.objects.bulk_create(
-            [Tombstone(kind=k, scope=scope, code=c) for k in kinds for c in codes]
-        )
-
-
 def _natural_key(instance) -> str:
     return getattr(instance, "code", None) or instance.get_username()
 
@@ -377,3 +354,75 @@ class IsManagerOrReadOnly(BasePermission):
 
 
 router = DefaultRouter()
+
+
+# -- serializer fields shared by every app's API -----------------------------------------------
+
+MONTH_RE = re.compile(r"^\d{4}-\d{2}$")
+# What MonthField and kpitree.services.parse_period accept, for the schema.
+MONTH_PATTERN = r"^(19\d\d|2\d\d\d)-(0[1-9]|1[0-2])$"
+MONTH_SCHEMA = {
+    "type": "string",
+    "pattern": MONTH_PATTERN,
+    "example": "2026-04",
+    "description": "a month, YYYY-MM",
+}
+
+
+@extend_schema_field(MONTH_SCHEMA)
+class MonthTextField(serializers.CharField):
+    """A "YYYY-MM" month in a serializer that only documents a body (the service parses it)."""
+
+
+@extend_schema_field(MONTH_SCHEMA)
+class MonthField(serializers.DateField):
+    """A month written "YYYY-MM" at the edges, the first day of the month inside.
+
+    Exactly four digits, a dash and two digits, years 1900-2999: the months that actuals,
+    targets and rollups accept (kpitree.services.parse_period)."""
+
+    default_error_messages = {"month": _("Write the month as YYYY-MM.")}
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(format="%Y-%m", input_formats=["%Y-%m"], **kwargs)
+
+    def to_internal_value(self, value):
+        if not isinstance(value, str) or not MONTH_RE.match(value):
+            self.fail("month")
+        month = super().to_internal_value(value)
+        if not 1900 <= month.year <= 2999:
+            self.fail("month")
+        return month
+
+    def to_representation(self, value):
+        return None if value is None else f"{value.year:04d}-{value.month:02d}"
+
+
+class ValidatedModelSerializer(serializers.ModelSerializer):
+    """Runs the model's own clean() so the API and the admin enforce the same rules.
+
+    clean() runs on a copy: the instance itself keeps its stored values until save(), so an
+    update can still compare old and new (and a refused one leaves it untouched)."""
+
+    def validate(self, attrs: dict) -> dict:
+        instance = copy.copy(self.instance) if self.instance is not None else self.Meta.model()
+        for key, value in attrs.items():
+            if key != "password":
+                setattr(instance, key, value)
+        try:
+            instance.clean()
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(
+                exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+            ) from None
+        return attrs
+
+
+class NulSafeSlugRelatedField(serializers.SlugRelatedField):
+    """A reference by code or username. Text with a NUL character names nothing: it answers
+    "does not exist" without a query (PostgreSQL refuses NUL in a query with an error)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and "\x00" in data:
+            self.fail("does_not_exist", slug_name=self.slug_field, value=data)
+        return super().to_internal_value(data)

@@ -3,8 +3,8 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from engagements.models import Role
-from engagements.notifications import unread_count
 from kpi_planner.access import role_of
+from portal.notifications import unread_count
 
 
 def navigation(request: HttpRequest) -> dict:

@@ -3,7 +3,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-import engagements.api  # noqa: F401 - registers its viewsets on the router
+import engagements.api  # noqa: F401 - each app's api module registers its viewsets on the router
+import portal.api  # noqa: F401
 from kpi_planner import views
 from kpi_planner.api import TokenLoginView, router
 from kpitree import api as kpitree_api
@@ -23,7 +24,7 @@ urlpatterns = [
     ),
     path("language/", views.set_language, name="set_language"),
     path("engagements/", include("engagements.urls")),
-    path("portal/", include("engagements.portal_urls")),
+    path("portal/", include("portal.urls")),
     path("trees/", include("kpitree.urls")),
     path("scorecards/", include("scorecard.urls")),
     path("admin/", admin.site.urls),

@@ -17,16 +17,19 @@ from rest_framework.decorators import api_view
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from engagements.api import MONTH_PATTERN, MonthField, MonthTextField, ValidatedModelSerializer
 from engagements.models import Engagement
 from kpi_planner.access import can_manage, engagements_for, nodes_for, trees_for
 from kpi_planner.api import (
     CODE_PATTERN,
+    MONTH_PATTERN,
     UPDATED_SINCE,
     CodeCursorPagination,
     IsManagerOrReadOnly,
+    MonthField,
+    MonthTextField,
     SyncCursorPagination,
     SyncMixin,
+    ValidatedModelSerializer,
     check_if_match,
     code_or_404,
     code_parameter,
@@ -35,10 +38,9 @@ from kpi_planner.api import (
     router,
     write_tombstones,
 )
+from kpi_planner.codes import CODE_URL_RE
 from kpitree import engine, node_sync, queries, services
 from kpitree.models import Actual, Grain, Node, Rationale, Target, Tree, ValueAudit
-
-CODE_RE = r"[A-Za-z0-9._-]+"
 
 
 def month_parameter(name: str, **kwargs) -> OpenApiParameter:
@@ -78,7 +80,7 @@ class TreeViewSet(SyncMixin, viewsets.ModelViewSet):
     permission_classes = [IsManagerOrReadOnly]
     pagination_class = SyncCursorPagination
     lookup_field = "code"
-    lookup_value_regex = CODE_RE
+    lookup_value_regex = CODE_URL_RE
     tombstone_kind = "tree"
 
     def get_queryset(self) -> QuerySet[Tree]:
@@ -220,7 +222,7 @@ class NodeViewSet(TreeScopedMixin, SyncMixin, viewsets.ModelViewSet):
     permission_classes = [IsManagerOrReadOnly]
     pagination_class = SyncCursorPagination
     lookup_field = "code"
-    lookup_value_regex = CODE_RE
+    lookup_value_regex = CODE_URL_RE
     tombstone_kind = "node"
 
     @classmethod

@@ -29,9 +29,10 @@ from itertools import repeat
 import numpy as np
 import pandas as pd
 
-# _CODE_RE: the parser's own rule for a valid code, so that the shortcut for formulas of a known
+# CODE_RE: the parser's own rule for a valid code, so that the shortcut for formulas of a known
 # shape (_same_shape_is_valid) accepts exactly the codes the parser accepts.
-from kpitree.formula import _CODE_RE, MAX_LENGTH, Formula, parse_formula
+from kpi_planner.codes import CODE_RE
+from kpitree.formula import MAX_LENGTH, Formula, parse_formula
 
 AGGREGATES = ("sum", "avg", "weighted_avg")
 STATUS_NAMES = np.array(["none", "red", "amber", "green"], dtype=object)
@@ -481,7 +482,7 @@ def _same_shape_is_valid(text: str, names: tuple[str, ...], children: dict[str, 
     if len(text) > MAX_LENGTH:
         return False
     for name in names:
-        if name not in children or keyword.iskeyword(name) or not _CODE_RE.fullmatch(name):
+        if name not in children or keyword.iskeyword(name) or not CODE_RE.fullmatch(name):
             return False
     return True
 

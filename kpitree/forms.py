@@ -14,8 +14,9 @@ from django.forms.models import fields_for_model
 from django.utils.dates import MONTHS
 from django.utils.translation import gettext_lazy as _
 
-from engagements.models import Engagement, OutsourcingType, code_validator
+from engagements.models import Engagement, OutsourcingType
 from kpi_planner.access import engagements_for, nodes_for
+from kpi_planner.codes import code_validator
 from kpitree import queries, services
 from kpitree.catalogue import TreeTemplate
 from kpitree.models import (

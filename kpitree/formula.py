@@ -39,6 +39,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from django.utils.translation import gettext as _
 
+from kpi_planner.codes import CODE_RE
+
 __all__ = [
     "MAX_DEPTH",
     "MAX_LENGTH",
@@ -56,7 +58,6 @@ MAX_DEPTH = 50
 #: Largest ``n`` accepted in ``round(x, n)``.
 MAX_ROUND_DIGITS = 10
 
-_CODE_RE = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 _FUNCTIONS = ("min", "max", "abs", "round")
 # Only printable ASCII plus these (turned into spaces) reaches the parser. Backslashes and
 # non-ASCII characters (full-width digits and operators, Japanese text, identifiers Python
@@ -230,7 +231,7 @@ class _Source:
                     and not self._after_operand(out)
                 ):
                     code = content.strip(" \t\r\n")
-                    if not _CODE_RE.fullmatch(code):
+                    if not CODE_RE.fullmatch(code):
                         raise FormulaError(
                             _(
                                 "'%(text)s' is not a valid code in square brackets: codes are 1 "
@@ -423,7 +424,7 @@ class _Compiler:
 
     def _name(self, node: ast.Name) -> _Evaluator:
         name = self.source.placeholders.get(node.id, node.id)
-        if not _CODE_RE.fullmatch(name):
+        if not CODE_RE.fullmatch(name):
             raise self.error(
                 _(
                     "'%(name)s' is not a valid code: codes are 1 to 64 letters, digits, '-', '_' "

@@ -28,6 +28,7 @@ from django.utils.translation import gettext as _
 
 from engagements.models import Engagement
 from kpi_planner.access import can_manage
+from kpi_planner.tombstones import write_tombstones
 from kpitree import services
 from kpitree.bulk import update_rows
 from kpitree.formula import FormulaError, parse_formula
@@ -397,7 +398,6 @@ def _cycles(parent_of: Mapping[str, str | None]) -> set[str]:
 def _write(
     tree: Tree, items: list[_Item], final: Mapping[str, Node], vendor_of: Mapping[int, int]
 ) -> dict[str, int]:
-    from kpi_planner.api import write_tombstones
 
     now = timezone.now()
     new = [it for it in items if it.is_new]

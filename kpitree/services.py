@@ -23,6 +23,8 @@ from engagements.models import Role, Submission, SubmissionStatus
 from kpi_planner.access import can_manage, can_write_actual, nodes_for, role_of, trees_for
 from kpi_planner.models import Tombstone
 from kpi_planner.months import current_month, last_reportable_month, month_add
+from kpi_planner.tombstones import write_tombstones
+from kpitree import events
 from kpitree.bulk import insert_rows, update_rows
 from kpitree.formula import FormulaError, parse_formula
 from kpitree.models import (
@@ -251,7 +253,12 @@ def actuals_record(*, user, rows: Sequence[Mapping], channel: str) -> RecordResu
         )
         if errors:
             raise RecordError(sorted(errors, key=lambda e: e["index"]))
-        return _write(Actual, ValueAudit.Kind.ACTUAL, "comment", valid, user, channel)
+        result = _write(Actual, ValueAudit.Kind.ACTUAL, "comment", valid, user, channel)
+        if engagement_months:
+            events.actuals_recorded.send(
+                sender=Actual, months=engagement_months, user=user, channel=channel
+            )
+        return result
 
 
 def targets_record(*, user, tree: Tree, rows: Sequence[Mapping], channel: str) -> RecordResult:
@@ -1101,7 +1108,6 @@ def node_move(*, user, node: Node, parent: Node | None) -> Node:
 def node_remove(*, user, node: Node) -> dict[str, int]:
     """node_delete plus what the API's DELETE records: the vendors that owned nodes of the
     subtree get their own tombstones, so their `?updated_since=` syncs see the deletion."""
-    from kpi_planner.api import write_tombstones
 
     if not can_manage(user):
         raise ValidationError(_("Only managers may change KPI trees."))

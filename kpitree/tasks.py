@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from kpitree import recompute
+from kpitree import events, recompute
 
 
 # ignore_result: nobody reads the result, and the web process must not subscribe to a result
@@ -11,17 +11,15 @@ from kpitree import recompute
     name="kpitree.recompute_tree", acks_late=True, reject_on_worker_lost=True, ignore_result=True
 )
 def recompute_tree(tree_id: int) -> dict:
-    """Bring one tree's rollups up to date (only what changed), then snapshot the scores of the
-    engagements in it.
+    """Bring one tree's rollups up to date (only what changed), then announce it
+    (`events.tree_recomputed`: the scorecard snapshots the scores of the engagements in it).
 
     Both steps are idempotent and serialised per tree, so a redelivery after a crash, or a
     second task for the same tree, is harmless: it finds the tree up to date and does nothing.
     """
-    from scorecard.services import snapshot_engagements_for_tree
-
     result = recompute.tree_recompute(tree_id=tree_id, full=False)
     if not result.get("skipped"):
-        snapshot_engagements_for_tree(tree_id)
+        events.tree_recomputed.send(sender=None, tree_id=tree_id, result=result)
     return result
 
 

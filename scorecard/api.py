@@ -14,9 +14,8 @@ from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from engagements.api import MONTH_PATTERN
 from kpi_planner.access import engagements_for
-from kpi_planner.api import CODE_PATTERN, code_or_404
+from kpi_planner.api import CODE_PATTERN, MONTH_PATTERN, code_or_404
 from kpitree.services import parse_period
 from scorecard import queries
 from scorecard.models import ScoreSnapshot

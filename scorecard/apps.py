@@ -5,3 +5,6 @@ from django.utils.translation import gettext_lazy as _
 class ScorecardConfig(AppConfig):
     name = "scorecard"
     verbose_name = _("Scorecards")
+
+    def ready(self) -> None:
+        from scorecard import receivers  # noqa: F401 - subscribes to kpitree.events

@@ -5,12 +5,6 @@ from celery import shared_task
 from scorecard import services
 
 
-@shared_task(name="scorecard.snapshot_tree", acks_late=True, reject_on_worker_lost=True)
-def snapshot_tree(tree_id: int) -> dict:
-    """Snapshot the monthly scores of the engagements owning a node of the tree. Idempotent."""
-    return services.snapshot_engagements_for_tree(tree_id)
-
-
 @shared_task(
     name="scorecard.forecast_tree", acks_late=True, reject_on_worker_lost=True, ignore_result=True
 )

@@ -10,8 +10,8 @@ import pytest
 import time_machine
 from kombu.exceptions import OperationalError
 
-from engagements import notifications, tasks
 from engagements.models import Notification
+from portal import notifications, tasks
 
 OCT = dt.date(2026, 10, 1)
 

@@ -8,9 +8,10 @@ from django.urls import URLPattern
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from engagements import portal_urls, services
 from engagements.models import ImprovementProposal, Notification
 from kpitree.services import actuals_record
+from portal import services
+from portal import urls as portal_urls
 from tests.engagements.portal_fixtures import *  # noqa: F403
 
 # Values for the path parameters of every portal URL, pointing at adbridge's engagement ADS-1.

@@ -137,7 +137,7 @@ def test_it_saves_and_submits_in_one_go(client, vendor_user, plan, mailoutbox):
 def test_it_makes_an_approved_month_read_only_and_refuses_a_forged_write(
     client, vendor_user, manager, plan
 ):
-    from engagements import services
+    from portal import services
 
     actuals_record(user=vendor_user, rows=month_rows(), channel="web")
     services.submission_submit(user=vendor_user, engagement=plan["calls"].engagement, period=OCT)

@@ -9,9 +9,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from engagements import services
 from kpitree.models import Actual, Node, Target, Tree
 from kpitree.services import actuals_record
+from portal import services
 from tests.engagements.portal_fixtures import *  # noqa: F403
 
 

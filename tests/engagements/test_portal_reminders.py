@@ -8,11 +8,11 @@ import datetime as dt
 import pytest
 import time_machine
 
-from engagements import services
 from engagements.models import Notification, ReminderLog, Role
-from engagements.tasks import send_approval_digest, send_reminders
 from kpitree.models import Node, Tree
 from kpitree.services import actuals_record
+from portal import services
+from portal.tasks import send_approval_digest, send_reminders
 from tests.conftest import make_user
 from tests.engagements.portal_fixtures import TOKYO, month_rows
 
@@ -128,7 +128,7 @@ def test_it_does_not_remind_an_engagement_with_no_kpi_to_enter(people, mailoutbo
 
 
 def test_it_records_before_sending_so_a_failed_mail_is_not_retried(people, mailoutbox, monkeypatch):
-    from engagements import notifications
+    from portal import notifications
 
     def broken(notification_id):
         raise ConnectionRefusedError("smtp down")
@@ -197,7 +197,7 @@ def test_it_sends_the_manager_the_monthly_report_on_the_due_day_once(people, man
 
 def test_it_never_sends_a_vendor_user_the_managers_mail(people, other_vendor_user, manager):
     from engagements.models import Engagement
-    from engagements.notifications import managers_of
+    from portal.notifications import managers_of
 
     # A wrong assignment written around validation (e.g. a role changed later).
     Engagement.objects.filter(pk=people["a"].pk).update(manager=other_vendor_user)

@@ -8,11 +8,11 @@ import io
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from engagements import services
 from engagements.models import Submission
-from engagements.uploads import UploadError, upload_actuals
 from kpitree.models import Actual, ValueAudit
 from kpitree.services import actuals_record
+from portal import services
+from portal.uploads import UploadError, upload_actuals
 from tests.engagements.portal_fixtures import *  # noqa: F403
 from tests.engagements.portal_fixtures import OCT, month_rows
 

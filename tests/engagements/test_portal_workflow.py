@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from engagements import services
 from engagements.models import Notification, Submission, SubmissionEvent
-from engagements.services import WorkflowError
 from kpitree.models import Actual
 from kpitree.services import RecordError, actuals_record
+from portal import services
+from portal.services import WorkflowError
 from tests.engagements.portal_fixtures import *  # noqa: F403
 from tests.engagements.portal_fixtures import OCT, month_rows
 

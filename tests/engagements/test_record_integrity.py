@@ -8,11 +8,11 @@ import datetime as dt
 import pytest
 from rest_framework.test import APIClient
 
-from engagements import services
 from engagements.models import Notification, Submission, SubmissionEvent
-from engagements.services import WorkflowError
 from kpitree.models import Actual, Node, Target, ValueAudit
 from kpitree.services import RecordError, actuals_record, targets_record
+from portal import services
+from portal.services import WorkflowError
 from tests.engagements.portal_fixtures import *  # noqa: F403
 from tests.engagements.portal_fixtures import OCT, add_node, month_rows
 
@@ -218,3 +218,21 @@ def test_a_month_that_has_not_ended_is_read_only_in_the_portal(client, plan, ven
     assert 'data-testid="not-ended"' in page
     assert "この月はまだ終わっていません。実績は2026年12月1日から入力できます。" in page
     assert 'name="do" value="save"' not in page
+
+
+# -- issue 11: every channel turns the month into a draft (kpitree.events → portal) ------------
+
+
+def test_an_api_write_makes_the_month_a_draft_like_the_portal_does(plan, vendor_user):
+    response = api_for(vendor_user).post("/api/v1/actuals/bulk/", month_rows(), format="json")
+    assert response.status_code == 200
+    submission = Submission.objects.get(engagement=plan["calls"].engagement, period=OCT)
+    assert submission.status == "draft"
+
+
+def test_a_refused_write_leaves_the_month_without_a_draft(plan, vendor_user):
+    rows = month_rows()
+    rows[0]["value"] = "many"
+    response = api_for(vendor_user).post("/api/v1/actuals/bulk/", rows, format="json")
+    assert response.status_code == 400
+    assert not Submission.objects.filter(engagement=plan["calls"].engagement).exists()

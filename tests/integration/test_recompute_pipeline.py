@@ -22,9 +22,9 @@ from django.db import connection, transaction
 from rest_framework.test import APIClient
 
 from engagements.models import Engagement, Notification, Role, User, Vendor
-from engagements.services import current_month, month_add
 from kpitree import recompute, services
 from kpitree.models import Actual, Node, Rollup, RollupChange, Target, Tree
+from portal.services import current_month, month_add
 from tests.integration.conftest import Broker, Proc, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)

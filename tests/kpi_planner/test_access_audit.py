@@ -16,8 +16,6 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from engagements import demo as engagements_demo
-from engagements import services as engagement_services
 from engagements.models import (
     Engagement,
     ImprovementProposal,
@@ -28,9 +26,10 @@ from engagements.models import (
     User,
     Vendor,
 )
-from kpitree import demo as kpitree_demo
+from kpi_planner import demo as demo_scenario
 from kpitree import services as tree_services
 from kpitree.models import Actual, Node, Target, Tree
+from portal import services as engagement_services
 
 APPS = ("kpitree", "portal", "scorecard", "engagements")
 ROLES = ("manager", "supervisor", "vendor", "vendor_ads", "viewer", "viewer_ads")
@@ -53,9 +52,7 @@ class Objects:
 
 
 def _seed() -> dict[str, Objects]:
-    engagements_demo.seed_accounts_and_engagements()
-    kpitree_demo.seed_trees()
-    engagements_demo.seed_submissions()
+    demo_scenario.seed()
     manager = User.objects.get(username="manager")
     # FY2026-REV belongs to adbridge alone; callnavi gets a plan of its own.
     plan = tree_services.tree_create(
@@ -454,7 +451,7 @@ def test_it_reports_a_broken_utf16_file_instead_of_failing(demo) -> None:
 def test_it_ignores_odd_digits_and_nul_bytes_in_the_month_grid() -> None:
     from django.http import QueryDict
 
-    from engagements.forms import entries_from_post
+    from portal.forms import entries_from_post
 
     post = QueryDict(mutable=True)
     post.update({"value-²": "1", "value-7": "3\x00100", "why-7": "増員\x00", "next-7": ""})
@@ -478,7 +475,7 @@ def test_it_keeps_a_comment_typed_as_a_formula_as_text_in_the_excel_files(demo) 
 
     from openpyxl import load_workbook
 
-    from engagements.uploads import template_xlsx
+    from portal.uploads import template_xlsx
     from scorecard.reports import excel_report
 
     vendor = User.objects.get(username="vendor")

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from engagements import demo
+from kpi_planner import demo
 
 
 class Command(BaseCommand):
@@ -9,11 +9,7 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options) -> None:
-        from kpitree.demo import seed_trees
-
-        counts = demo.seed_accounts_and_engagements()
-        counts.update(seed_trees())
-        demo.seed_submissions()
+        counts = demo.seed()
         self.stdout.write(
             self.style.SUCCESS(
                 "Demo data ready: {vendors} vendors, {engagements} engagements, {users} accounts, "

@@ -25,9 +25,11 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from engagements.models import Engagement, Submission, SubmissionStatus, User
-from engagements.services import (
+from kpi_planner.access import can_report
+from kpitree.models import Actual, Node, RollupRule
+from kpitree.services import RecordError, RecordResult, actuals_record, parse_number, parse_period
+from portal.services import (
     WorkflowError,
-    after_write,
     in_plan,
     is_typed,
     join_comment,
@@ -35,9 +37,6 @@ from engagements.services import (
     portal_nodes,
     split_comment,
 )
-from kpi_planner.access import can_report
-from kpitree.models import Actual, Node, RollupRule
-from kpitree.services import RecordError, RecordResult, actuals_record, parse_number, parse_period
 
 MAX_BYTES = 2 * 1024 * 1024
 MAX_ROWS = 5000
@@ -298,7 +297,6 @@ def upload_actuals(
                     for e in exc.errors
                 ]
             ) from None
-        after_write(engagement, {dt.date.fromisoformat(r["period"] + "-01") for r in rows})
     return result, len(rows)
 
 

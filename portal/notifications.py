@@ -194,7 +194,7 @@ def notify(
 
 
 def _queue(ids: list[int]) -> None:
-    from engagements.tasks import deliver_notification
+    from portal.tasks import deliver_notification
 
     for pk in ids:
         # With the broker down the notice stays un-e-mailed and deliver_pending sends it later.

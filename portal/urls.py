@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from engagements import portal_views as views
+from portal import views
 
 
 class MonthConverter:

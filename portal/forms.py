@@ -8,8 +8,8 @@ from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 
 from engagements.models import ImprovementProposal
-from engagements.services import Entry
-from engagements.uploads import MAX_BYTES
+from portal.services import Entry
+from portal.uploads import MAX_BYTES
 
 MAX_TEXT = 2000
 

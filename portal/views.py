@@ -1,6 +1,6 @@
 """The vendor portal: monthly entry and submission, uploads, proposals, and the manager's side
 (submissions, approval, history). Every queryset comes from kpi_planner.access; every write from
-engagements.services (which calls kpitree.services.actuals_record for the numbers)."""
+portal.services (which calls kpitree.services.actuals_record for the numbers)."""
 
 from __future__ import annotations
 
@@ -19,26 +19,11 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from engagements import notifications, services, uploads
-from engagements.forms import (
-    DecisionForm,
-    ProposalForm,
-    ReasonForm,
-    StepForm,
-    UploadForm,
-    entries_from_post,
-)
 from engagements.models import (
     Engagement,
     ProposalStatus,
     SubmissionEvent,
     SubmissionStatus,
-)
-from engagements.services import (
-    EntryError,
-    WorkflowError,
-    month_statuses,
-    status_of,
 )
 from kpi_planner.access import (
     can_manage,
@@ -53,6 +38,21 @@ from kpi_planner.months import current_month, last_reportable_month, month_add
 from kpitree.engine import month_range
 from kpitree.models import Actual, Grain, Rollup, Target, ValueAudit
 from kpitree.services import parse_period
+from portal import notifications, services, uploads
+from portal.forms import (
+    DecisionForm,
+    ProposalForm,
+    ReasonForm,
+    StepForm,
+    UploadForm,
+    entries_from_post,
+)
+from portal.services import (
+    EntryError,
+    WorkflowError,
+    month_statuses,
+    status_of,
+)
 
 HISTORY_MONTHS = 6  # the grid shows the month being entered and the five before it
 

@@ -1,4 +1,4 @@
-"""Celery tasks of the vendor portal: thin wrappers around engagements.reminders / notifications.
+"""Celery tasks of the vendor portal: thin wrappers around portal.reminders / notifications.
 
 Beat schedules are declared in settings.CELERY_BEAT_SCHEDULE. Each task is safe to run twice:
 reminders are recorded before sending and e-mails are claimed before sending.
@@ -6,7 +6,7 @@ reminders are recorded before sending and e-mails are claimed before sending.
 
 from celery import shared_task
 
-from engagements import notifications, reminders
+from portal import notifications, reminders
 
 
 @shared_task(name="engagements.send_reminders")

@@ -20,7 +20,6 @@ from django.db.models import Count, Q
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
-from engagements import notifications
 from engagements.models import (
     Engagement,
     ImprovementProposal,
@@ -43,6 +42,7 @@ from kpitree.services import (
     nul_message,
     parse_period,
 )
+from portal import notifications
 
 log = logging.getLogger(__name__)
 
@@ -301,7 +301,6 @@ def month_save(
                 result = actuals_record(user=user, rows=rows, channel=channel)
             except RecordError as exc:
                 raise EntryError(_errors_by_node(exc, row_node)) from None
-            after_write(engagement, {period})
         if submit:
             submission_submit(user=user, engagement=engagement, period=period)
     return result
@@ -316,23 +315,24 @@ def _errors_by_node(exc: RecordError, row_node: list[int]) -> dict[int | None, l
     return out
 
 
-def after_write(engagement: Engagement, periods: Iterable[dt.date]) -> None:
-    """After actuals of the engagement were written for `periods`: a month with no Submission,
-    or one not started, becomes a draft. (An actual's status is derived from its month, see
+def after_write(*, engagement_id: int, periods: Iterable[dt.date]) -> None:
+    """After actuals of the engagement were written for `periods` (whatever the channel: portal,
+    upload, API, admin; see portal.receivers): a month with no Submission, or one not started,
+    becomes a draft. (An actual's status is derived from its month, see
     kpitree.models.ActualQuerySet.with_status.)"""
     periods = set(periods)
     existing = dict(
-        Submission.objects.filter(engagement=engagement, period__in=periods).values_list(
+        Submission.objects.filter(engagement_id=engagement_id, period__in=periods).values_list(
             "period", "status"
         )
     )
     for period in periods - set(existing):
         Submission.objects.get_or_create(
-            engagement=engagement, period=period, defaults={"status": SubmissionStatus.DRAFT}
+            engagement_id=engagement_id, period=period, defaults={"status": SubmissionStatus.DRAFT}
         )
     started = [p for p in periods if existing.get(p) == SubmissionStatus.NOT_STARTED]
     if started:
-        Submission.objects.filter(engagement=engagement, period__in=started).update(
+        Submission.objects.filter(engagement_id=engagement_id, period__in=started).update(
             status=SubmissionStatus.DRAFT
         )
 
@@ -699,9 +699,7 @@ def proposal_feed(*, user: User, engagement: Engagement, period: dt.date) -> Rec
         return None
     try:
         with transaction.atomic():
-            result = actuals_record(user=user, rows=rows, channel="system")
-            after_write(engagement, {period})
-            return result
+            return actuals_record(user=user, rows=rows, channel="system")
     except RecordError as exc:
         log.warning("proposal feed of %s %s refused: %s", engagement.code, period, exc.errors)
         return None

@@ -19,7 +19,6 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from engagements import notifications
 from engagements.models import (
     Engagement,
     Notification,
@@ -29,8 +28,9 @@ from engagements.models import (
     SubmissionStatus,
     User,
 )
-from engagements.services import DONE, due_date, month_add, month_statuses, status_of
 from kpitree.models import Node, RollupRule
+from portal import notifications
+from portal.services import DONE, due_date, month_add, month_statuses, status_of
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,14 @@
+"""The whole demo scenario, app by app in layer order (`manage.py seed_demo`). Idempotent."""
+
+from __future__ import annotations
+
+from engagements import demo as engagements_demo
+from kpitree import demo as kpitree_demo
+from portal import demo as portal_demo
+
+
+def seed() -> dict[str, int]:
+    counts = engagements_demo.seed_accounts_and_engagements()
+    counts.update(kpitree_demo.seed_trees())
+    counts["submission_steps"] = portal_demo.seed_submissions()
+    return counts
