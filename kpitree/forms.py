@@ -20,6 +20,7 @@ from kpi_planner.codes import code_validator
 from kpitree import queries, services
 from kpitree.catalogue import TreeTemplate
 from kpitree.models import (
+    MAX_PLAN_MONTHS,
     RESERVED_TREE_CODES,
     Kind,
     Node,
@@ -103,8 +104,8 @@ class TreeCopyForm(forms.Form):
     name = forms.CharField(label=_("name of the copy"), max_length=200)
     shift_months = forms.IntegerField(
         label=_("move the months by"),
-        min_value=-services.MAX_PLAN_MONTHS,
-        max_value=services.MAX_PLAN_MONTHS,
+        min_value=-MAX_PLAN_MONTHS,
+        max_value=MAX_PLAN_MONTHS,
         initial=12,
         help_text=_("12 = the same months of the next year."),
     )

@@ -47,6 +47,7 @@ __all__ = [
     "Formula",
     "FormulaError",
     "format_code",
+    "formula_names",
     "parse_formula",
     "referenced_names",
 ]
@@ -126,6 +127,14 @@ class Formula:
             raise ValueError("evaluate_scalar() needs scalar values; use evaluate() for arrays.")
         value = float(result.reshape(()))
         return None if math.isnan(value) else value
+
+
+def formula_names(text: str) -> frozenset[str]:
+    """The codes a formula text names; none when it is blank or does not parse."""
+    try:
+        return parse_formula(text).names if text.strip() else frozenset()
+    except FormulaError:
+        return frozenset()
 
 
 def parse_formula(text: str, allowed_names: Iterable[str] | None = None) -> Formula:

@@ -10,7 +10,7 @@ found too. Validation runs in memory (one query for the tree's nodes, one for th
 so 5,000 nodes take seconds, not minutes (bench/bench_node_sync.py).
 
 `node_rule_errors` holds the tree rules (cycle, formula, recompute, thresholds, a parent's
-formula naming the node) and their messages once; services._node_rule_errors gathers what it
+formula naming the node) and their messages once; services.nodes.stored_node_rule_errors gathers what it
 needs from the database and calls it.
 """
 
@@ -31,8 +31,9 @@ from kpi_planner.access import can_manage
 from kpi_planner.tombstones import write_tombstones
 from kpitree import services
 from kpitree.bulk import update_rows
-from kpitree.formula import FormulaError, parse_formula
+from kpitree.formula import FormulaError, formula_names, parse_formula
 from kpitree.models import Node, RollupRule, TimeAggregation, Tree
+from kpitree.services.common import _as_rows, _error
 
 # Read-only fields of the node representation (GET): accepted and ignored, so that a client can
 # send back what it read.
@@ -108,7 +109,7 @@ def node_rule_errors(
     if (
         former_parent is not None
         and former_parent.rollup == RollupRule.FORMULA
-        and old_code in services._formula_names(former_parent.formula)
+        and old_code in formula_names(former_parent.formula)
     ):
         add(
             "code" if old_code != node.code else "parent",
@@ -221,9 +222,9 @@ def nodes_sync(*, user, tree: Tree, rows: Sequence[Mapping[str, Any]]) -> dict[s
     """
     if not can_manage(user):
         raise services.RecordError(
-            [services._error(0, None, _("Only managers may change KPI trees."), "forbidden")]
+            [_error(0, None, _("Only managers may change KPI trees."), "forbidden")]
         )
-    rows = services._as_rows(rows)
+    rows = _as_rows(rows)
     # Serialise the syncs of one tree: each validates against the nodes it read.
     list(Tree.objects.select_for_update().filter(pk=tree.pk).values_list("pk", flat=True))
     existing = {n.code: n for n in Node.objects.filter(tree=tree)}
@@ -235,7 +236,7 @@ def nodes_sync(*, user, tree: Tree, rows: Sequence[Mapping[str, Any]]) -> dict[s
 
     def fail(item: _Item | int, name: str | None, message: str) -> None:
         index = item if isinstance(item, int) else item.index
-        errors.append(services._error(index, name, message))
+        errors.append(_error(index, name, message))
         if isinstance(item, _Item):
             item.failed = True
 

@@ -225,7 +225,7 @@ def month_context(user, eng: Engagement, period: dt.date, *, posted=None, errors
     submission = statuses.get((eng.pk, period), {}).get("submission")
     errors = errors or {}
     # A submitted month is locked for the vendor while it awaits approval (it may withdraw
-    # it); the manager reviewing it may still correct it. See kpitree.services._check_locks.
+    # it); the manager reviewing it may still correct it. See kpitree.services.values._check_locks.
     awaiting = status == SubmissionStatus.SUBMITTED and not can_manage(user)
     # A month's actuals are entered once it has ended (kpitree.services refuses them before).
     ended = period <= last_reportable_month()

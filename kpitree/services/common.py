@@ -1,0 +1,93 @@
+"""What every write of the KPI tree shares: the parsed inputs, the result and the error."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+PERIOD_RE = re.compile(r"^(\d{4})-(\d{2})$")
+CHUNK = 2000
+
+
+def parse_period(value: Any) -> dt.date | None:
+    """'2026-04' → date(2026, 4, 1); None when it is not a YYYY-MM month."""
+    if not isinstance(value, str):
+        return None
+    match = PERIOD_RE.match(value.strip())
+    if not match:
+        return None
+    year, month = int(match[1]), int(match[2])
+    if not (1 <= month <= 12 and 1900 <= year <= 2999):
+        return None
+    return dt.date(year, month, 1)
+
+
+def parse_number(value: Any) -> float | None:
+    """A finite number from JSON (int/float) or text ('1234.5'); None otherwise."""
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        if isinstance(value, int | float):
+            number = float(value)  # OverflowError for an integer beyond any float (10**400)
+        elif isinstance(value, str):
+            number = float(value.strip())
+        else:
+            return None
+    except (ValueError, OverflowError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def nul_message() -> str:
+    """PostgreSQL cannot store (or even look up) text with a NUL character; nobody means one."""
+    return _("Remove the invisible NUL character from this text.")
+
+
+def has_nul(value: Any) -> bool:
+    return isinstance(value, str) and "\x00" in value
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged}
+
+
+class RecordError(Exception):
+    """Some rows are invalid; nothing was written. `errors` lists every problem by row index."""
+
+    def __init__(self, errors: list[dict]) -> None:
+        super().__init__(f"{len(errors)} invalid row(s)")
+        self.errors = errors
+
+    @property
+    def only_locked(self) -> bool:
+        return all(e.get("code") == "locked" for e in self.errors)
+
+
+def _error(index: int, field: str | None, message: str, code: str = "invalid") -> dict:
+    return {"index": index, "field": field, "message": message, "code": code}
+
+
+def _s(value: Any) -> str:
+    """A code as sent, or "" (matches nothing) when it is not text or could not be looked up:
+    PostgreSQL refuses a NUL character in a query, and no code contains one."""
+    return value if isinstance(value, str) and "\x00" not in value else ""
+
+
+def _as_rows(rows: Any) -> list[Mapping]:
+    if not isinstance(rows, list | tuple) or not all(isinstance(r, Mapping) for r in rows):
+        raise RecordError([_error(0, None, _("Send a list of rows (JSON objects)."))])
+    if not rows:
+        raise RecordError([_error(0, None, _("There are no rows to save."))])
+    return list(rows)
