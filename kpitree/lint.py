@@ -1,25 +1,42 @@
 """Design lint: the pitfalls of DOMAIN.md ("落とし穴") found in a KPI tree.
 
-`lint_tree(tree, nodes, targets, actuals, today)` is pure (no database): it takes plain rows so it
-can be tested with small lists; `kpitree.api.tree_lint` loads them in a fixed number of queries.
+`lint_tree(nodes, targets, actuals, today=...)` is pure (no database): it takes plain rows so it
+can be tested with small lists; `kpitree.api.LintView` loads them in a fixed number of queries.
 Rule ids are stable (API.md "Lint"); messages are in the caller's language.
+
+Each rule is a small function registered in `RULES` with `@rule(id, severity, each=..., ...)`. It
+gets the `LintContext` (computed once per tree) and, depending on `each`, nothing more (TREE: run
+once), one engagement and its KPIs (ENGAGEMENT: run per engagement, by code) or one KPI (KPI: run per
+KPI, in the order of `nodes`). It yields `Flag`s (where and why); the registry adds the rule id and
+the severity. Findings come in registry order, except that the consecutive rules of one `section`
+run together subject by subject: all the target findings of one KPI, then those of the next. That
+is the order API clients have always received.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Literal, NamedTuple
 
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from kpitree import target_gap
 
 TOO_MANY = 10  # "10 or more KPIs for one scope dilutes focus"
-FAR = 0.30  # a target more than ±30 % from its benchmark or recent actuals is flagged
-HISTORY_MONTHS = 3
 CADENCE_DAYS = {"monthly": 31, "quarterly": 92, "yearly": 366}
 RISK_WORDS = ("リスク", "仕様変更", "変更", "risk", "change")
 PERSPECTIVES = ("financial", "customer", "process", "learning")
+
+Severity = Literal["error", "warning", "info"]
+Each = Literal["tree", "engagement", "kpi"]
+TREE: Each = "tree"
+ENGAGEMENT: Each = "engagement"
+KPI: Each = "kpi"
 
 
 @dataclass(frozen=True)
@@ -57,6 +74,119 @@ class Finding:
         }
 
 
+class Flag(NamedTuple):
+    """What a rule function yields: the node it is about (None: the tree or an engagement), the
+    translated message, and a severity only when it differs from the rule's."""
+
+    node: str | None
+    message: str
+    severity: Severity | None = None
+
+
+@dataclass(frozen=True)
+class LintSettings:
+    """The thresholds, in one value so that a caller (a tree, a test) can change them."""
+
+    too_many: int = TOO_MANY
+    far: float = target_gap.FAR
+    history_months: int = target_gap.HISTORY_MONTHS
+    cadence_days: dict[str, int] = field(default_factory=lambda: dict(CADENCE_DAYS))
+
+
+@dataclass(frozen=True)
+class LintContext:
+    """Everything a rule reads, computed once per tree."""
+
+    nodes: list[LintNode]
+    by_code: dict[str, LintNode]
+    kpis: list[LintNode]
+    children: dict[str | None, list[LintNode]]  # parent code (None: roots) → nodes, in node order
+    engagements: dict[str, list[LintNode]]  # engagement code → its KPIs, by engagement code
+    targets_of: dict[str, list[tuple[dt.date, float, str]]]  # node → (month, value, rationale)
+    actuals_of: dict[str, list[tuple[dt.date, float]]]  # node → (month, value), by month
+    today: dt.date
+    settings: LintSettings
+
+    @classmethod
+    def of(
+        cls,
+        nodes: list[LintNode],
+        targets: Iterable[tuple[str, dt.date, float, str]],
+        actuals: Iterable[tuple[str, dt.date, float]],
+        *,
+        today: dt.date,
+        settings: LintSettings | None = None,
+    ) -> LintContext:
+        kpis = [n for n in nodes if n.kind == "kpi"]
+        children: dict[str | None, list[LintNode]] = defaultdict(list)
+        for n in nodes:
+            children[n.parent].append(n)
+        engagements: dict[str, list[LintNode]] = defaultdict(list)
+        for n in kpis:
+            if n.engagement:
+                engagements[n.engagement].append(n)
+        targets_of: dict[str, list[tuple[dt.date, float, str]]] = defaultdict(list)
+        for code, month, value, rationale in targets:
+            targets_of[code].append((month, value, rationale))
+        actuals_of: dict[str, list[tuple[dt.date, float]]] = defaultdict(list)
+        for code, month, value in actuals:
+            actuals_of[code].append((month, value))
+        return cls(
+            nodes=nodes,
+            by_code={n.code: n for n in nodes},
+            kpis=kpis,
+            children=dict(children),
+            engagements=dict(sorted(engagements.items())),
+            targets_of=dict(targets_of),
+            actuals_of={code: sorted(rows) for code, rows in actuals_of.items()},
+            today=today,
+            settings=settings or LintSettings(),
+        )
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str  # stable, kebab-case (API.md "Lint")
+    severity: Severity  # of its findings, unless a Flag says otherwise
+    each: Each
+    section: str
+    advice: Promise  # one translated line: what to do about it
+    check: Callable[..., Iterable[Flag]]
+
+    def findings(self, ctx: LintContext, *subject) -> Iterator[Finding]:
+        for flag in self.check(ctx, *subject):
+            yield Finding(self.id, flag.severity or self.severity, flag.node, flag.message)
+
+
+RULES: dict[str, Rule] = {}  # rule id → rule, in the order findings are reported
+
+
+def rule(
+    rule_id: str,
+    severity: Severity,
+    *,
+    each: Each,
+    advice: Promise,
+    section: str | None = None,
+) -> Callable[[Callable[..., Iterable[Flag]]], Callable[..., Iterable[Flag]]]:
+    """Register a rule function; `section` (default: its own id) groups it with the rules
+    registered just before it, which must apply to the same `each`."""
+
+    def register(check: Callable[..., Iterable[Flag]]) -> Callable[..., Iterable[Flag]]:
+        name = section or rule_id
+        if rule_id in RULES:
+            raise ValueError(f"lint rule {rule_id!r} is registered twice")
+        last = next(reversed(RULES.values()), None)
+        if any(r.section == name for r in RULES.values()) and (
+            last is None or last.section != name or last.each != each
+        ):
+            raise ValueError(f"lint rule {rule_id!r}: section {name!r} must be one run of one each")
+        RULES[rule_id] = Rule(rule_id, severity, each, name, advice, check)
+        return check
+
+    return register
+
+
 def lint_tree(
     nodes: list[LintNode],
     targets: Iterable[tuple[str, dt.date, float, str]],  # node, month, value, rationale
@@ -64,207 +194,271 @@ def lint_tree(
     *,
     today: dt.date,
 ) -> list[Finding]:
-    out: list[Finding] = []
-    by_code = {n.code: n for n in nodes}
-    kpis = [n for n in nodes if n.kind == "kpi"]
-    children: dict[str | None, list[LintNode]] = defaultdict(list)
-    for n in nodes:
-        children[n.parent].append(n)
-    targets_of: dict[str, list[tuple[dt.date, float, str]]] = defaultdict(list)
-    for code, month, value, rationale in targets:
-        targets_of[code].append((month, value, rationale))
-    actuals_of: dict[str, list[tuple[dt.date, float]]] = defaultdict(list)
-    for code, month, value in actuals:
-        actuals_of[code].append((month, value))
+    return list(run(LintContext.of(nodes, targets, actuals, today=today)))
 
-    # 1. Too many KPIs for one scope: per engagement and under one parent.
-    per_engagement: dict[str, int] = defaultdict(int)
-    for n in kpis:
-        if n.engagement:
-            per_engagement[n.engagement] += 1
-    for engagement, count in sorted(per_engagement.items()):
-        if count >= TOO_MANY:
-            out.append(
-                Finding(
-                    "too-many-kpis",
-                    "warning",
-                    None,
-                    _(
-                        "Engagement %(engagement)s owns %(count)d KPIs; keep a few core ones and layer the rest."
-                    )
-                    % {"engagement": engagement, "count": count},
-                )
-            )
-    for parent, kids in children.items():
-        if parent is not None and len(kids) >= TOO_MANY:
-            out.append(
-                Finding(
-                    "too-many-kpis",
-                    "warning",
-                    parent,
-                    _("%(count)d KPIs directly under one node dilute focus.")
-                    % {"count": len(kids)},
-                )
-            )
 
-    # 2. KPIs that do not lead to the KGI.
-    for n in kpis:
-        if n.parent is None:
-            out.append(
-                Finding(
-                    "orphan-kpi",
-                    "warning",
-                    n.code,
-                    _("“%(name)s” is not connected to any KGI.") % {"name": n.name},
-                )
-            )
+def run(ctx: LintContext, rules: Iterable[Rule] | None = None) -> Iterator[Finding]:
+    """The findings of `rules` (default: all of RULES, in their order) on one tree."""
+    sections: list[list[Rule]] = []
+    for r in RULES.values() if rules is None else rules:
+        if sections and sections[-1][0].section == r.section:
+            sections[-1].append(r)
         else:
-            parent = by_code.get(n.parent)
-            if (
-                parent
-                and parent.rollup == "formula"
-                and parent.formula_names
-                and n.code not in parent.formula_names
-            ):
-                out.append(
-                    Finding(
-                        "orphan-kpi",
-                        "info",
-                        n.code,
-                        _(
-                            "“%(name)s” is not used in the formula of its parent, so it does not drive it."
-                        )
-                        % {"name": n.name},
-                    )
-                )
+            sections.append([r])
+    for section in sections:
+        for subject in _subjects(ctx, section[0].each):
+            for r in section:
+                yield from r.findings(ctx, *subject)
 
-    # 3./4. Per engagement: outputs only, or a single KPI.
-    scopes: dict[str, list[LintNode]] = defaultdict(list)
-    for n in kpis:
-        if n.engagement:
-            scopes[n.engagement].append(n)
-    for engagement, members in sorted(scopes.items()):
-        kinds = {m.result_type for m in members}
-        if "output" in kinds and "outcome" not in kinds:
-            out.append(
-                Finding(
-                    "output-only",
-                    "warning",
-                    None,
-                    _(
-                        "Engagement %(engagement)s has only output KPIs; add the outcome they should produce."
-                    )
-                    % {"engagement": engagement},
-                )
-            )
-        if len(members) == 1:
-            out.append(
-                Finding(
-                    "single-kpi",
-                    "warning",
-                    members[0].code,
-                    _(
-                        "Engagement %(engagement)s is measured by one KPI only; mix quantity and quality."
-                    )
-                    % {"engagement": engagement},
-                )
-            )
 
-    # 5.–7. Targets: missing, without rationale, far from benchmark or history.
-    for n in kpis:
-        own = targets_of.get(n.code, [])
-        if not own:
-            if n.rollup == "input":
-                out.append(
-                    Finding(
-                        "no-target",
-                        "warning",
-                        n.code,
-                        _("“%(name)s” has no target.") % {"name": n.name},
-                    )
-                )
-            continue
-        if any(not rationale for _m, _v, rationale in own):
-            out.append(
-                Finding(
-                    "no-rationale",
-                    "warning",
-                    n.code,
-                    _(
-                        "Some targets of “%(name)s” have no rationale (benchmark, past results or agreement)."
-                    )
-                    % {"name": n.name},
-                )
-            )
-        mean_target = sum(v for _m, v, _r in own) / len(own)
-        if n.benchmark and _far(mean_target, n.benchmark):
-            out.append(
-                Finding(
-                    "target-vs-benchmark",
-                    "warning",
-                    n.code,
-                    _(
-                        "The target of “%(name)s” (%(target)s) is far from its benchmark (%(benchmark)s)."
-                    )
-                    % {"name": n.name, "target": _fmt(mean_target), "benchmark": _fmt(n.benchmark)},
-                )
-            )
-        recent = sorted(actuals_of.get(n.code, []))[-HISTORY_MONTHS:]
-        if len(recent) == HISTORY_MONTHS:
-            past = sum(v for _m, v in recent) / HISTORY_MONTHS
-            if past and _far(mean_target, past):
-                out.append(
-                    Finding(
-                        "target-vs-history",
-                        "warning",
-                        n.code,
-                        _(
-                            "The target of “%(name)s” (%(target)s) is far from its recent actuals (%(past)s on average)."
-                        )
-                        % {"name": n.name, "target": _fmt(mean_target), "past": _fmt(past)},
-                    )
-                )
+def _subjects(ctx: LintContext, each: Each) -> list[tuple]:
+    if each == ENGAGEMENT:
+        return list(ctx.engagements.items())
+    if each == KPI:
+        return [(n,) for n in ctx.kpis]
+    return [()]
 
-    # 8./9. Owner and definition.
-    for n in kpis:
-        if not n.engagement and not n.owner:
-            out.append(
-                Finding(
-                    "no-owner",
-                    "warning",
-                    n.code,
-                    _(
-                        "“%(name)s” has no owner: assign a vendor's engagement, a department or a person."
-                    )
-                    % {"name": n.name},
-                )
-            )
-        if not n.definition.strip():
-            out.append(
-                Finding(
-                    "no-definition",
-                    "info",
-                    n.code,
-                    _("“%(name)s” has no definition (what counts, period, data source).")
-                    % {"name": n.name},
-                )
-            )
 
-    # 10. No risk or change-management KPI.
-    if kpis and not any(_is_risk(n) for n in nodes):
-        out.append(
-            Finding(
-                "no-risk-kpi",
-                "info",
+# -- the rules, in the order of their findings ----------------------------------------------------
+
+
+@rule(
+    "too-many-kpis",
+    "warning",
+    each=TREE,
+    advice=gettext_lazy("Keep a few core KPIs per engagement and per node; layer the rest below."),
+)
+def too_many_kpis(ctx: LintContext) -> Iterator[Flag]:
+    """Pitfall 1, per engagement and under one parent."""
+    limit = ctx.settings.too_many
+    for engagement, members in ctx.engagements.items():
+        if len(members) >= limit:
+            yield Flag(
                 None,
                 _(
-                    "No risk or change-management KPI (e.g. days to handle a change request, risk reviews held)."
-                ),
+                    "Engagement %(engagement)s owns %(count)d KPIs; keep a few core ones and layer the rest."
+                )
+                % {"engagement": engagement, "count": len(members)},
             )
+    for parent, kids in ctx.children.items():
+        if parent is not None and len(kids) >= limit:
+            yield Flag(
+                parent,
+                _("%(count)d KPIs directly under one node dilute focus.") % {"count": len(kids)},
+            )
+
+
+@rule(
+    "orphan-kpi",
+    "warning",
+    each=KPI,
+    advice=gettext_lazy("Connect every KPI to a KGI and use it in its parent's formula."),
+)
+def orphan_kpi(ctx: LintContext, n: LintNode) -> Iterator[Flag]:
+    """Pitfall 2: no path to a KGI (warning), or left out of the parent's formula (info)."""
+    if n.parent is None:
+        yield Flag(n.code, _("“%(name)s” is not connected to any KGI.") % {"name": n.name})
+        return
+    parent = ctx.by_code.get(n.parent)
+    if (
+        parent
+        and parent.rollup == "formula"
+        and parent.formula_names
+        and n.code not in parent.formula_names
+    ):
+        yield Flag(
+            n.code,
+            _("“%(name)s” is not used in the formula of its parent, so it does not drive it.")
+            % {"name": n.name},
+            "info",
         )
 
-    # 11. A Balanced Scorecard perspective left empty.
-    present = {n.perspective for n in nodes if n.perspective}
+
+@rule(
+    "output-only",
+    "warning",
+    each=ENGAGEMENT,
+    section="mix",
+    advice=gettext_lazy("Add the outcome KPI that an engagement's outputs should produce."),
+)
+def output_only(ctx: LintContext, engagement: str, members: list[LintNode]) -> Iterator[Flag]:
+    """Pitfall 3."""
+    kinds = {m.result_type for m in members}
+    if "output" in kinds and "outcome" not in kinds:
+        yield Flag(
+            None,
+            _(
+                "Engagement %(engagement)s has only output KPIs; add the outcome they should produce."
+            )
+            % {"engagement": engagement},
+        )
+
+
+@rule(
+    "single-kpi",
+    "warning",
+    each=ENGAGEMENT,
+    section="mix",
+    advice=gettext_lazy("Measure each engagement by several KPIs that mix quantity and quality."),
+)
+def single_kpi(ctx: LintContext, engagement: str, members: list[LintNode]) -> Iterator[Flag]:
+    """Pitfall 4."""
+    if len(members) == 1:
+        yield Flag(
+            members[0].code,
+            _("Engagement %(engagement)s is measured by one KPI only; mix quantity and quality.")
+            % {"engagement": engagement},
+        )
+
+
+@rule(
+    "no-target",
+    "warning",
+    each=KPI,
+    section="targets",
+    advice=gettext_lazy("Set monthly targets for every KPI that is entered."),
+)
+def no_target(ctx: LintContext, n: LintNode) -> Iterator[Flag]:
+    """Computed KPIs follow their children's targets, so only entered ones need their own."""
+    if not ctx.targets_of.get(n.code) and n.rollup == "input":
+        yield Flag(n.code, _("“%(name)s” has no target.") % {"name": n.name})
+
+
+@rule(
+    "no-rationale",
+    "warning",
+    each=KPI,
+    section="targets",
+    advice=gettext_lazy(
+        "Give every target its rationale: a benchmark, past results or an agreement."
+    ),
+)
+def no_rationale(ctx: LintContext, n: LintNode) -> Iterator[Flag]:
+    """Pitfall 5, the rationale half."""
+    if any(not rationale for _m, _v, rationale in ctx.targets_of.get(n.code, [])):
+        yield Flag(
+            n.code,
+            _(
+                "Some targets of “%(name)s” have no rationale (benchmark, past results or agreement)."
+            )
+            % {"name": n.name},
+        )
+
+
+@rule(
+    "target-vs-benchmark",
+    "warning",
+    each=KPI,
+    section="targets",
+    advice=gettext_lazy(
+        "Bring a target far from its benchmark closer to it, or record why it differs."
+    ),
+)
+def target_vs_benchmark(ctx: LintContext, n: LintNode) -> Iterator[Flag]:
+    """Pitfall 5: the mean of the node's targets against its benchmark (kpitree.target_gap)."""
+    target = _mean_target(ctx, n)
+    if target is not None and target_gap.is_far(target, n.benchmark, ratio=ctx.settings.far):
+        yield Flag(
+            n.code,
+            _("The target of “%(name)s” (%(target)s) is far from its benchmark (%(benchmark)s).")
+            % {"name": n.name, "target": _fmt(target), "benchmark": _fmt(n.benchmark)},
+        )
+
+
+@rule(
+    "target-vs-history",
+    "warning",
+    each=KPI,
+    section="targets",
+    advice=gettext_lazy(
+        "Check a target far from the recent actuals against what can be achieved, or record why."
+    ),
+)
+def target_vs_history(ctx: LintContext, n: LintNode) -> Iterator[Flag]:
+    """Pitfall 5: the mean of the node's targets against the mean of its latest actuals
+    (kpitree.target_gap); only once a full window of actuals exists, a single month says little."""
+    target = _mean_target(ctx, n)
+    actuals = ctx.actuals_of.get(n.code, [])
+    months = ctx.settings.history_months
+    if target is None or len(actuals) < months:
+        return
+    past = target_gap.history_mean(actuals, months=months)
+    if past is not None and target_gap.is_far(target, past, ratio=ctx.settings.far):
+        yield Flag(
+            n.code,
+            _(
+                "The target of “%(name)s” (%(target)s) is far from its recent actuals (%(past)s on average)."
+            )
+            % {"name": n.name, "target": _fmt(target), "past": _fmt(past)},
+        )
+
+
+@rule(
+    "no-owner",
+    "warning",
+    each=KPI,
+    section="ownership",
+    advice=gettext_lazy("Assign every KPI to a vendor's engagement, a department or a person."),
+)
+def no_owner(ctx: LintContext, n: LintNode) -> Iterator[Flag]:
+    """Pitfall 6 (丸投げ)."""
+    if not n.engagement and not n.owner:
+        yield Flag(
+            n.code,
+            _("“%(name)s” has no owner: assign a vendor's engagement, a department or a person.")
+            % {"name": n.name},
+        )
+
+
+@rule(
+    "no-definition",
+    "info",
+    each=KPI,
+    section="ownership",
+    advice=gettext_lazy(
+        "Define what counts, the evaluation period and the data source of every KPI."
+    ),
+)
+def no_definition(ctx: LintContext, n: LintNode) -> Iterator[Flag]:
+    """Pitfall 8."""
+    if not n.definition.strip():
+        yield Flag(
+            n.code,
+            _("“%(name)s” has no definition (what counts, period, data source).")
+            % {"name": n.name},
+        )
+
+
+@rule(
+    "no-risk-kpi",
+    "info",
+    each=TREE,
+    advice=gettext_lazy(
+        "Add a risk or change-management KPI, such as the days to handle a change request."
+    ),
+)
+def no_risk_kpi(ctx: LintContext) -> Iterator[Flag]:
+    """Pitfall 7: recognised by its template (risk.*) or a word in its code or name."""
+    if ctx.kpis and not any(_is_risk(n) for n in ctx.nodes):
+        yield Flag(
+            None,
+            _(
+                "No risk or change-management KPI (e.g. days to handle a change request, risk reviews held)."
+            ),
+        )
+
+
+@rule(
+    "perspective-missing",
+    "warning",
+    each=TREE,
+    advice=gettext_lazy("Give each of the four Balanced Scorecard perspectives at least one KPI."),
+)
+def perspective_missing(ctx: LintContext) -> Iterator[Flag]:
+    """Pitfall 10, one finding per empty perspective."""
+    if not ctx.kpis:
+        return
+    present = {n.perspective for n in ctx.nodes if n.perspective}
     labels = {
         "financial": _("Financial"),
         "customer": _("Customer"),
@@ -272,35 +466,38 @@ def lint_tree(
         "learning": _("Learning and growth"),
     }
     for perspective in PERSPECTIVES:
-        if kpis and perspective not in present:
-            out.append(
-                Finding(
-                    "perspective-missing",
-                    "warning",
-                    None,
-                    _("No KPI in the %(perspective)s perspective.")
-                    % {"perspective": labels[perspective]},
-                )
+        if perspective not in present:
+            yield Flag(
+                None,
+                _("No KPI in the %(perspective)s perspective.")
+                % {"perspective": labels[perspective]},
             )
 
-    # 12. Not reviewed within its cadence (放置).
-    for n in kpis:
-        days = CADENCE_DAYS.get(n.review_cadence, CADENCE_DAYS["quarterly"])
-        if n.reviewed_at and (today - n.reviewed_at).days > days:
-            out.append(
-                Finding(
-                    "review-overdue",
-                    "warning",
-                    n.code,
-                    _("“%(name)s” has not been reviewed since %(date)s.")
-                    % {"name": n.name, "date": n.reviewed_at.isoformat()},
-                )
-            )
-    return out
+
+@rule(
+    "review-overdue",
+    "warning",
+    each=KPI,
+    advice=gettext_lazy("Review every KPI within its review cadence, so it does not drift."),
+)
+def review_overdue(ctx: LintContext, n: LintNode) -> Iterator[Flag]:
+    """Pitfall 9 (放置): the node's definition unchanged for longer than its cadence."""
+    cadences = ctx.settings.cadence_days
+    days = cadences.get(n.review_cadence, cadences["quarterly"])
+    if n.reviewed_at and (ctx.today - n.reviewed_at).days > days:
+        yield Flag(
+            n.code,
+            _("“%(name)s” has not been reviewed since %(date)s.")
+            % {"name": n.name, "date": n.reviewed_at.isoformat()},
+        )
 
 
-def _far(value: float, reference: float) -> bool:
-    return abs(value - reference) > FAR * abs(reference)
+# -- helpers ----------------------------------------------------------------------------------------
+
+
+def _mean_target(ctx: LintContext, n: LintNode) -> float | None:
+    own = ctx.targets_of.get(n.code)
+    return sum(v for _m, v, _r in own) / len(own) if own else None
 
 
 def _fmt(value: float) -> str:

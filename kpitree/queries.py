@@ -8,7 +8,6 @@ joins them in Python.
 from __future__ import annotations
 
 import datetime as dt
-import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,17 +19,9 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from kpi_planner.access import engagements_for, nodes_for, sees_everything
-from kpitree import engine
+from kpitree import engine, target_gap
 from kpitree.models import Actual, Grain, Node, RollupRule, Status, Target, Tree
 from kpitree.models import Rollup as RollupRow
-
-# A target further than this from its benchmark, or from the mean of the node's recent actuals,
-# gets a warning (DOMAIN.md pitfall 5: too high demotivates, too low removes the drive).
-# 30 % is wide enough for ordinary growth plans and seasonal months, and catches typos and
-# targets copied from another KPI (a factor of 10 or 100 is far outside it).
-TARGET_WARN_RATIO = 0.30
-# "Recent actuals": the last six months with an actual before the target's month.
-HISTORY_ACTUALS = 6
 
 NODE_COLUMNS = (
     "id",
@@ -335,7 +326,8 @@ def formula_preview(node: Node, formula) -> Preview:
 def target_warnings(
     value: float | None, benchmark: float | None, history: float | None
 ) -> list[str]:
-    """Why a target looks far from its benchmark or the node's recent actuals (DOMAIN pitfall 5)."""
+    """Why a target looks far from its benchmark or the node's recent actuals (DOMAIN pitfall 5;
+    the rule is kpitree.target_gap's, shared with the design lint)."""
     if value is None:
         return []
     out = []
@@ -343,10 +335,8 @@ def target_warnings(
         (benchmark, _("%(pct)s above the benchmark"), _("%(pct)s below the benchmark")),
         (history, _("%(pct)s above the recent actuals"), _("%(pct)s below the recent actuals")),
     ):
-        if reference is None or reference == 0:
-            continue
-        gap = (value - reference) / abs(reference)
-        if abs(gap) > TARGET_WARN_RATIO:
+        gap = target_gap.gap(value, reference)
+        if gap is not None and target_gap.is_far(value, reference):
             pct = f"{abs(gap) * 100:.0f}%"
             out.append((above if gap > 0 else below) % {"pct": pct})
     return out
@@ -360,7 +350,7 @@ class TargetMonth:
     rationale: str
     actual: float | None
     last_year: float | None
-    history: float | None  # mean of the last HISTORY_ACTUALS actuals before the month
+    history: float | None  # mean of the last target_gap.HISTORY_MONTHS actuals before the month
     warnings: list[str]
     unit: str = ""
 
@@ -394,8 +384,7 @@ def target_grid(node: Node, first: dt.date, count: int = 12) -> list[TargetMonth
     by_month = dict(actuals)
     out = []
     for m in months:
-        before = [v for p, v in actuals if p < m][-HISTORY_ACTUALS:]
-        history = statistics.fmean(before) if before else None
+        history = target_gap.history_mean(actuals, before=m)
         value, rationale = targets.get(m, (None, ""))
         last_year = by_month.get(dt.date(m.year - 1, m.month, 1))
         out.append(

@@ -32,7 +32,7 @@ from kpi_planner.access import (
     trees_for,
 )
 from kpi_planner.templatetags.kpi_format import month
-from kpitree import forms, queries, services
+from kpitree import forms, queries, services, target_gap
 from kpitree.catalogue import TreeTemplate
 from kpitree.formula import FormulaError, parse_formula
 from kpitree.models import Kind, Node, Rationale, Tree
@@ -392,9 +392,9 @@ def _targets_ctx(tree: Tree, node: Node, first, form: forms.TargetsForm) -> dict
         "first": first,
         "months": queries.engine.month_range(tree.start_month, tree.end_month),
         "rationales": Rationale.choices,
-        "warn_pct": round(queries.TARGET_WARN_RATIO * 100),
-        "warn_ratio": queries.TARGET_WARN_RATIO,
-        "history_n": queries.HISTORY_ACTUALS,
+        "warn_pct": round(target_gap.FAR * 100),
+        "warn_ratio": target_gap.FAR,
+        "history_n": target_gap.HISTORY_MONTHS,
     }
 
 

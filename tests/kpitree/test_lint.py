@@ -1,11 +1,14 @@
 """Design lint rules on small hand-made trees (no database)."""
 
 import datetime as dt
+from dataclasses import dataclass, replace
 
+import pytest
 from django.utils import translation
 
+from kpitree import target_gap
+from kpitree.lint import RULES, lint_tree
 from kpitree.lint import LintNode as N
-from kpitree.lint import lint_tree
 
 TODAY = dt.date(2026, 11, 21)
 APR = dt.date(2026, 4, 1)
@@ -163,3 +166,121 @@ def test_it_flags_a_kpi_not_reviewed_within_its_cadence() -> None:
     found = lint_tree(nodes, targets_for(nodes), [], today=TODAY)
     assert rules(found) == [("review-overdue", "calls")]
     assert found[0].message == "「架電数」は2026-09-01から見直されていません。"
+
+
+# -- one fixture per rule: the balanced tree with one pitfall added -----------------------------
+
+
+@dataclass(frozen=True)
+class Case:
+    nodes: list[N]
+    targets: list
+    actuals: list
+    flagged: set[str | None]  # the nodes the rule names
+
+
+def changed(node: str, **changes) -> list[N]:
+    """The balanced tree with one node changed."""
+    return [replace(n, **changes) if n.code == node else n for n in balanced()]
+
+
+def case(nodes: list[N], flagged: set[str | None], targets=None, actuals=()) -> Case:
+    return Case(nodes, targets_for(nodes) if targets is None else targets, list(actuals), flagged)
+
+
+def ten_under_the_kgi() -> list[N]:
+    """Ten KPIs under one node, in two engagements of five (so no engagement has ten)."""
+    nodes = balanced()
+    return nodes + [
+        replace(n, code=f"{n.code}_ads", engagement="ADS") for n in nodes if n.kind == "kpi"
+    ]
+
+
+NO_TARGET_FOR_CALLS = [t for t in targets_for(balanced()) if t[0] != "calls"]
+CALLS_WITHOUT_RATIONALE = [*NO_TARGET_FOR_CALLS, ("calls", APR, 100, "")]
+
+CASES: dict[str, Case] = {
+    "too-many-kpis": case(ten_under_the_kgi(), {"kgi"}),
+    "orphan-kpi": case(changed("proposals", parent=None), {"proposals"}),
+    "output-only": case(
+        [replace(n, engagement="SEO") if n.result_type == "output" else n for n in balanced()],
+        {None},
+    ),
+    "single-kpi": case(changed("csat", engagement="CS"), {"csat"}),
+    "no-target": case(balanced(), {"calls"}, targets=NO_TARGET_FOR_CALLS),
+    "no-rationale": case(balanced(), {"calls"}, targets=CALLS_WITHOUT_RATIONALE),
+    "target-vs-benchmark": case(changed("csat", benchmark=70), {"csat"}),
+    "target-vs-history": case(
+        balanced(), {"orders"}, actuals=[("orders", dt.date(2026, m, 1), 50) for m in (4, 5, 6)]
+    ),
+    "no-owner": case(changed("calls", engagement=None), {"calls"}),
+    "no-definition": case(changed("calls", definition=" "), {"calls"}),
+    "no-risk-kpi": case(changed("change_days", code="delivery_days", name="納品日数"), {None}),
+    "perspective-missing": case(changed("proposals", perspective="process"), {None}),
+    "review-overdue": case(
+        changed("calls", review_cadence="monthly", reviewed_at=dt.date(2026, 9, 1)), {"calls"}
+    ),
+}
+
+
+def test_every_registered_rule_has_a_fixture() -> None:
+    assert list(CASES) == list(RULES)
+
+
+@pytest.mark.parametrize("rule_id", list(CASES))
+def test_it_finds_exactly_the_rule_its_fixture_has(rule_id: str) -> None:
+    c = CASES[rule_id]
+    found = lint_tree(c.nodes, c.targets, c.actuals, today=TODAY)
+    assert {f.rule for f in found} == {rule_id}
+    assert {f.node for f in found} == c.flagged
+    assert {f.severity for f in found} == {RULES[rule_id].severity}
+
+
+def test_the_registry_lists_the_rule_ids_of_the_api_with_their_advice() -> None:
+    assert list(RULES) == [
+        "too-many-kpis",
+        "orphan-kpi",
+        "output-only",
+        "single-kpi",
+        "no-target",
+        "no-rationale",
+        "target-vs-benchmark",
+        "target-vs-history",
+        "no-owner",
+        "no-definition",
+        "no-risk-kpi",
+        "perspective-missing",
+        "review-overdue",
+    ]
+    with translation.override("ja"):
+        assert str(RULES["no-owner"].advice) == (
+            "すべてのKPIに担当（外注先の契約・部署・担当者）を割り当てましょう。"
+        )
+        assert not any(str(r.advice).isascii() for r in RULES.values())  # all translated
+
+
+def test_findings_of_one_section_come_kpi_by_kpi() -> None:
+    nodes = changed("orders", benchmark=10, definition="")
+    nodes = [replace(n, owner="", engagement=None) if n.code == "calls" else n for n in nodes]
+    targets = [(c, m, v, "" if c == "calls" else r) for c, m, v, r in targets_for(nodes)]
+    found = rules(lint_tree(nodes, targets, [], today=TODAY))
+    assert found == [
+        ("target-vs-benchmark", "orders"),
+        ("no-rationale", "calls"),
+        ("no-definition", "orders"),
+        ("no-owner", "calls"),
+    ]
+
+
+def test_a_target_at_exactly_the_threshold_is_not_far() -> None:
+    assert target_gap.is_far(130, 100) is False
+    assert target_gap.is_far(131, 100) is True
+    assert target_gap.is_far(1, 0) is False  # no fraction of zero
+
+
+def test_the_history_is_the_mean_of_the_last_three_actuals_before_the_month() -> None:
+    actuals = [(dt.date(2026, m, 1), m * 10) for m in (7, 4, 5, 6, 8)]
+    assert target_gap.history_mean(actuals, before=dt.date(2026, 8, 1)) == 60  # May–July
+    assert target_gap.history_mean(actuals) == 70  # June–August
+    assert target_gap.history_mean(actuals, before=dt.date(2026, 5, 1)) == 40  # April alone
+    assert target_gap.history_mean(actuals, before=APR) is None

@@ -44,11 +44,14 @@ def test_a_viewer_bound_to_a_vendor_sees_only_that_vendor(small, vendor_b) -> No
 def test_it_shows_statuses_off_track_kpis_and_the_last_submission(
     supervisor, small, engagement_a
 ) -> None:
-    Submission.objects.create(
+    # The fixture's actuals made October a draft (every channel does); it is then submitted.
+    Submission.objects.update_or_create(
         engagement=engagement_a,
         period=dt.date(2026, 10, 1),
-        status="submitted",
-        submitted_at=dt.datetime(2026, 11, 5, 10, 0, tzinfo=dt.UTC),
+        defaults={
+            "status": "submitted",
+            "submitted_at": dt.datetime(2026, 11, 5, 10, 0, tzinfo=dt.UTC),
+        },
     )
     response = login(supervisor).get(URL, {"period": "2026-10"})
     row = next(r for r in response.context["rows"] if r.engagement.code == "CALL-1")

@@ -103,8 +103,10 @@ def test_it_restates_a_submitted_month_that_gets_late_actuals(
     manager, small, sc_tree, engagement_a
 ) -> None:
     snapshot_engagements_for_tree(sc_tree.pk)
-    Submission.objects.create(
-        engagement=engagement_a, period=OCT, status="submitted", submitted_at=timezone.now()
+    Submission.objects.update_or_create(
+        engagement=engagement_a,
+        period=OCT,
+        defaults={"status": "submitted", "submitted_at": timezone.now()},
     )
     record(manager, [("lrn_a", "2026-10", 100)])
     snapshot_engagements_for_tree(sc_tree.pk)
