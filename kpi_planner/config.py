@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import ImproperlyConfigured
+
+if TYPE_CHECKING:
+    from dj_database_url import DBConfig
 
 DEV_SECRET_KEY = "dev-only-insecure-key-change-me"
 
@@ -50,7 +54,7 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [part.strip() for part in raw.split(",") if part.strip()]
 
 
-def database_config(url: str, *, conn_max_age: int = 60) -> dict:
+def database_config(url: str, *, conn_max_age: int = 60) -> DBConfig:
     """Turn DATABASE_URL into Django's DATABASES["default"], refusing what we do not support."""
     import dj_database_url
 
@@ -95,11 +99,14 @@ def broker_url(raw: str, var_dir: Path) -> tuple[str, dict]:
     if not raw or raw.startswith("filesystem://"):
         queue = var_dir / "celery" / "queue"
         processed = var_dir / "celery" / "processed"
-        queue.mkdir(parents=True, exist_ok=True)
-        processed.mkdir(parents=True, exist_ok=True)
+        # kombu's default control folder is ./control, relative to wherever a process starts.
+        control = var_dir / "celery" / "control"
+        for folder in (queue, processed, control):
+            folder.mkdir(parents=True, exist_ok=True)
         options = {
             "data_folder_in": str(queue),
             "data_folder_out": str(queue),
+            "control_folder": str(control),
             "processed_folder": str(processed),
             "store_processed": False,
         }

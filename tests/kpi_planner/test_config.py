@@ -60,6 +60,8 @@ def test_it_uses_a_folder_queue_when_no_broker_is_set(tmp_path: Path) -> None:
         == str(tmp_path / "celery" / "queue")
     )
     assert (tmp_path / "celery" / "queue").is_dir()
+    # The control folder (pidbox exchanges) lives under var/ too, not in the working directory.
+    assert options["control_folder"] == str(tmp_path / "celery" / "control")
     # Redis redelivers a dead worker's task after 11 minutes, not kombu's default hour.
     assert broker_url("redis://127.0.0.1:6379/0", tmp_path) == (
         "redis://127.0.0.1:6379/0",
