@@ -41,6 +41,11 @@ def role_of(user: AnyUser) -> str | None:
     return user.effective_role
 
 
+def _vendor_id(user: AnyUser) -> int | None:
+    """The vendor a user belongs to; None for an anonymous user."""
+    return None if isinstance(user, AnonymousUser) else user.vendor_id
+
+
 def is_manager(user: AnyUser) -> bool:
     return role_of(user) == Role.MANAGER
 
@@ -50,13 +55,13 @@ def sees_everything(user: AnyUser) -> bool:
     role = role_of(user)
     if role in (Role.MANAGER, Role.SUPERVISOR):
         return True
-    return role == Role.VIEWER and user.vendor_id is None
+    return role == Role.VIEWER and _vendor_id(user) is None
 
 
 def vendor_scope(user: AnyUser) -> int | None:
     """The vendor id a user is confined to, or None when not confined (or not logged in)."""
     if role_of(user) in (Role.VENDOR, Role.VIEWER) and not sees_everything(user):
-        return user.vendor_id
+        return _vendor_id(user)
     return None
 
 
@@ -115,11 +120,12 @@ def nodes_for(user: AnyUser) -> QuerySet[Node]:
     return qs.filter(engagement__vendor_id=vendor_id)
 
 
-def can_write_actual(user: AnyUser, node: Node, engagement_vendor_id: int | None) -> bool:
+def can_write_actual(user: AnyUser, node: Node | None, engagement_vendor_id: int | None) -> bool:
     """Managers write any actual; a vendor user writes those of nodes its vendor owns.
 
     `engagement_vendor_id` is the vendor of the node's engagement (passed in so that bulk
-    callers can check thousands of rows without a query each).
+    callers can check thousands of rows without a query each); the rule needs nothing else of
+    `node`, so those callers pass None.
     """
     role = role_of(user)
     if role == Role.MANAGER:
@@ -127,7 +133,7 @@ def can_write_actual(user: AnyUser, node: Node, engagement_vendor_id: int | None
     return (
         role == Role.VENDOR
         and engagement_vendor_id is not None
-        and (engagement_vendor_id == user.vendor_id)
+        and (engagement_vendor_id == _vendor_id(user))
     )
 
 
@@ -138,10 +144,9 @@ def can_report(user: AnyUser, engagement: Engagement) -> bool:
     """May save and submit an engagement's monthly actuals and proposals: the users of its
     vendor, and managers."""
     role = role_of(user)
+    vendor_id = _vendor_id(user)
     return role == Role.MANAGER or (
-        role == Role.VENDOR
-        and user.vendor_id is not None
-        and user.vendor_id == engagement.vendor_id
+        role == Role.VENDOR and vendor_id is not None and vendor_id == engagement.vendor_id
     )
 
 

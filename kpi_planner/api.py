@@ -1,7 +1,8 @@
 """API plumbing shared by every app: the router, the error format and token login.
 
 Errors follow API.md: 400 ``{"errors": [{"field", "message", "index"?}]}`` listing every problem;
-other statuses carry the same shape with ``field: null``.
+other statuses carry the same shape with ``field: null``. Views let errors rise (a service's
+ServiceError included): `exception_handler` is the one place that writes the error format.
 """
 
 from __future__ import annotations
@@ -28,9 +29,11 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
 from kpi_planner.access import can_manage, sees_everything, vendor_scope
 from kpi_planner.codes import CODE_PATTERN, code_validator, is_code
+from kpi_planner.errors import ServiceError
 from kpi_planner.models import Tombstone
 from kpi_planner.tombstones import vendor_tombstone_kind, write_tombstones
 
@@ -86,6 +89,12 @@ def error_response(errors: list[dict], status_code: int = 400) -> Response:
 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
+    """Every error of the API in the format of API.md "Errors": a service's refusal
+    (ServiceError, its status from its problems' codes), DRF's and Django's validation errors,
+    404, 403, 401 and the 409s of a protected or stale object."""
+    if isinstance(exc, ServiceError):
+        set_rollback()
+        return error_response([p.as_dict() for p in exc.problems], exc.status)
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
         exc = exceptions.ValidationError(detail)

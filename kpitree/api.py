@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.http import HttpResponse
@@ -12,7 +11,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import exceptions, serializers, status, viewsets
+from rest_framework import exceptions, serializers, viewsets
 from rest_framework.decorators import api_view
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -39,6 +38,7 @@ from kpi_planner.api import (
     write_tombstones,
 )
 from kpi_planner.codes import CODE_URL_RE
+from kpi_planner.errors import Problem, ServiceError
 from kpitree import engine, node_sync, queries, services
 from kpitree.models import Actual, Grain, Node, Rationale, Target, Tree, ValueAudit
 
@@ -166,14 +166,10 @@ class NodeSerializer(serializers.ModelSerializer):
 
     def save(self, **kwargs) -> Node:
         node = self.instance or Node(tree=self.context["tree"])
-        try:
-            self.instance = services.node_save(
-                user=self.context["request"].user, node=node, data=self.validated_data
-            )
-        except DjangoValidationError as exc:
-            raise serializers.ValidationError(
-                exc.message_dict if hasattr(exc, "error_dict") else exc.messages
-            ) from None
+        # A refusal (Django's ValidationError) rises to kpi_planner.api.exception_handler.
+        self.instance = services.node_save(
+            user=self.context["request"].user, node=node, data=self.validated_data
+        )
         return self.instance
 
 
@@ -257,10 +253,7 @@ class NodeViewSet(TreeScopedMixin, SyncMixin, viewsets.ModelViewSet):
         },
     )
     def bulk_sync(self, request, tree_code: str) -> Response:
-        try:
-            result = node_sync.nodes_sync(user=request.user, tree=self.tree(), rows=request.data)
-        except services.RecordError as exc:
-            return record_error_response(exc)
+        result = node_sync.nodes_sync(user=request.user, tree=self.tree(), rows=request.data)
         return Response(result)
 
     def tombstone_scope(self) -> str:
@@ -285,12 +278,7 @@ class NodeViewSet(TreeScopedMixin, SyncMixin, viewsets.ModelViewSet):
         """DELETE keeps its sync contract (tombstones, also per vendor), and archives a node
         with history instead of erasing it (services.node_delete)."""
         check_if_match(self.request, instance)
-        try:
-            services.node_remove(user=self.request.user, node=instance)
-        except DjangoValidationError as exc:
-            raise serializers.ValidationError(
-                exc.message_dict if hasattr(exc, "error_dict") else exc.messages
-            ) from None
+        services.node_remove(user=self.request.user, node=instance)
 
 
 class TargetRowSerializer(serializers.Serializer):
@@ -305,18 +293,6 @@ class TargetRowSerializer(serializers.Serializer):
         required=False,
         help_text="why the target changes; required for a month that is approved",
     )
-
-
-def record_error_response(exc: services.RecordError) -> Response:
-    code = status.HTTP_409_CONFLICT if exc.only_locked else status.HTTP_400_BAD_REQUEST
-    if (
-        any(e.get("code") == "forbidden" and "index" in e for e in exc.errors)
-        and len(exc.errors) == 1
-        and exc.errors[0]["field"] is None
-    ):
-        code = status.HTTP_403_FORBIDDEN
-    errors = [{k: v for k, v in e.items() if k != "code"} for e in exc.errors]
-    return Response({"errors": errors}, status=code)
 
 
 # The tree's code in the URL of the views below (the URL pattern itself accepts any text).
@@ -377,12 +353,9 @@ class TargetView(TreeScopedMixin, APIView):
         tree = self.tree()
         if not can_manage(request.user):
             raise exceptions.PermissionDenied(_("Only managers may set targets."))
-        try:
-            result = services.targets_record(
-                user=request.user, tree=tree, rows=request.data, channel="api"
-            )
-        except services.RecordError as exc:
-            return record_error_response(exc)
+        result = services.targets_record(
+            user=request.user, tree=tree, rows=request.data, channel="api"
+        )
         return Response(result.as_dict())
 
 
@@ -484,10 +457,7 @@ class ActualRowSerializer(serializers.Serializer):
 @api_view(["POST"])
 def actuals_bulk(request) -> Response:
     """Upsert actuals by (tree, node, period): all rows or none, every bad row listed by index."""
-    try:
-        result = services.actuals_record(user=request.user, rows=request.data, channel="api")
-    except services.RecordError as exc:
-        return record_error_response(exc)
+    result = services.actuals_record(user=request.user, rows=request.data, channel="api")
     return Response(result.as_dict())
 
 
@@ -533,15 +503,13 @@ class RollupView(TreeScopedMixin, APIView):
         tree = self.tree()
         grain = request.query_params.get("grain", "month")
         period = services.parse_period(request.query_params.get("period", ""))
-        errors = []
+        problems = []
         if grain not in Grain.values:
-            errors.append(
-                {"field": "grain", "message": str(_("grain must be month, quarter or year."))}
-            )
+            problems.append(Problem(str(_("grain must be month, quarter or year.")), field="grain"))
         if period is None:
-            errors.append({"field": "period", "message": str(_("Write the month as YYYY-MM."))})
-        if errors:
-            return Response({"errors": errors}, status=400)
+            problems.append(Problem(str(_("Write the month as YYYY-MM.")), field="period"))
+        if problems:
+            raise ServiceError(problems)
         start = engine.period_start(period, grain, tree.fiscal_year_start)
         head = {
             "tree": tree.code,

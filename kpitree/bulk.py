@@ -9,13 +9,21 @@ from django.db import connection, models
 COPY_FROM = 500  # below this, bulk_create is as fast and simpler
 
 
+def _column_field(model: type[models.Model], name: str) -> models.Field:
+    """The concrete field `name` of `model` (reverse relations and generic keys have no column)."""
+    field = model._meta.get_field(name)
+    if not isinstance(field, models.Field):
+        raise TypeError(f"{model.__name__}.{name} is not a concrete field")
+    return field
+
+
 def insert_rows(model: type[models.Model], fields: Sequence[str], rows: Sequence[tuple]) -> None:
     """Insert plain tuples (values in `fields` order, foreign keys as `<name>_id`)."""
     if not rows:
         return
     if connection.vendor == "postgresql" and len(rows) >= COPY_FROM:
         columns = ", ".join(
-            connection.ops.quote_name(model._meta.get_field(f).column) for f in fields
+            connection.ops.quote_name(_column_field(model, f).column) for f in fields
         )
         table = connection.ops.quote_name(model._meta.db_table)
         with connection.cursor() as cursor:
@@ -24,8 +32,8 @@ def insert_rows(model: type[models.Model], fields: Sequence[str], rows: Sequence
                 for row in rows:
                     copy.write_row(row)
         return
-    attnames = [model._meta.get_field(f).attname for f in fields]
-    model.objects.bulk_create(
+    attnames = [_column_field(model, f).attname for f in fields]
+    model._default_manager.bulk_create(
         [model(**dict(zip(attnames, row, strict=True))) for row in rows], batch_size=1000
     )
 
@@ -46,20 +54,25 @@ def update_rows(model: type[models.Model], fields: Sequence[str], rows: Sequence
     meta = model._meta
     q = connection.ops.quote_name
     table = q(meta.db_table)
-    pk = q(meta.pk.column)
-    columns = [q(meta.get_field(f).column) for f in fields]
+    pk_field = meta.pk
+    assert pk_field is not None  # every concrete model has a primary key
+    pk = q(pk_field.column)
+    concrete = [_column_field(model, f) for f in fields]
+    columns = [q(field.column) for field in concrete]
     vendor = connection.vendor
     size = UPDATE_CHUNK.get(vendor, 500)
     done = 0
+    params: list
     with connection.cursor() as cursor:
         for start in range(0, len(rows), size):
             chunk = rows[start : start + size]
             if vendor == "postgresql":
-                types = [meta.pk.rel_db_type(connection)] + [
-                    meta.get_field(f).rel_db_type(connection)
-                    if meta.get_field(f).is_relation
-                    else meta.get_field(f).db_type(connection)
-                    for f in fields
+                # django-stubs lacks Field.rel_db_type (the column type of a key pointing here)
+                types = [pk_field.rel_db_type(connection)] + [  # type: ignore[attr-defined]
+                    field.rel_db_type(connection)  # type: ignore[attr-defined]
+                    if field.is_relation
+                    else field.db_type(connection)
+                    for field in concrete
                 ]
                 names = ["pk", *(f"c{i}" for i in range(len(fields)))]
                 arrays = ", ".join(f"%s::{t}[]" for t in types)

@@ -190,7 +190,8 @@ def template_problems(nodes: list[TemplateNode]) -> list[str]:
             )
         children.setdefault(n.parent_code, []).append(n.code)
     for n in nodes:  # a parent chain that never reaches a root is a cycle
-        seen, current = set(), n
+        seen: set[str] = set()
+        current: TemplateNode | None = n
         while current is not None and current.parent_code:
             if current.code in seen:
                 problems.append(gettext("%(code)s: the parents make a cycle.") % {"code": n.code})

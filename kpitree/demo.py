@@ -293,7 +293,7 @@ ACQUISITION = [
 ]
 
 # Monthly actuals Apr–Oct 2026 (seven values each) and a monthly target with its rationale.
-ACTUALS = {
+ACTUALS: dict[str, list[float | None]] = {
     "calls": [2800, 2950, 3000, 3100, 2900, 3050, 2650],
     "connect_rate": [55, 58, 60, 61, 59, 60, 62],
     "appt_rate": [8, 9, 10, 10.5, 9.5, 10, 11],

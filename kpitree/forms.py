@@ -1,11 +1,12 @@
 """Forms of the KPI tree editor. They only parse what the browser sends (types, choices, months);
 every rule of the data is checked once, in kpitree.services, and its errors are put back next to
-the fields with `add_service_errors`."""
+the fields with `kpi_planner.errors.add_form_errors`."""
 
 from __future__ import annotations
 
 import unicodedata
 from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -28,7 +29,10 @@ from kpitree.models import (
     Tree,
 )
 
-NODE_FIELDSETS: list[tuple[str, list[str]]] = [
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
+NODE_FIELDSETS: list[tuple[StrOrPromise, list[str]]] = [
     (_("Basics"), ["code", "name", "kind", "parent", "okr_objective", "definition"]),
     (_("Owner"), ["engagement", "owner"]),
     (
@@ -43,15 +47,6 @@ NODE_FIELDSETS: list[tuple[str, list[str]]] = [
     (_("Catalogue and order"), ["template_code", "position"]),
 ]
 NODE_FIELDS = [name for _legend, names in NODE_FIELDSETS for name in names]
-
-
-def add_service_errors(form: forms.Form, exc: ValidationError) -> None:
-    """Show a service's ValidationError next to the fields it names (else above the form)."""
-    if not hasattr(exc, "error_dict"):
-        form.add_error(None, exc.messages)
-        return
-    for name, messages in exc.message_dict.items():
-        form.add_error(name if name in form.fields else None, messages)
 
 
 class MonthField(forms.CharField):
@@ -173,7 +168,7 @@ class NodeForm(forms.Form):
         code = self.cleaned_data.get("engagement") or ""
         return self._engagements.get(code) if code else None
 
-    def fieldsets(self) -> list[tuple[str, list[forms.BoundField]]]:
+    def fieldsets(self) -> list[tuple[StrOrPromise, list[forms.BoundField]]]:
         return [(legend, [self[name] for name in names]) for legend, names in NODE_FIELDSETS]
 
 
@@ -181,8 +176,8 @@ def node_initial(node: Node) -> dict:
     data = {
         name: getattr(node, name) for name in NODE_FIELDS if name not in ("parent", "engagement")
     }
-    data["parent"] = node.parent.code if node.parent_id else ""
-    data["engagement"] = node.engagement.code if node.engagement_id else ""
+    data["parent"] = node.parent.code if node.parent is not None else ""
+    data["engagement"] = node.engagement.code if node.engagement is not None else ""
     return data
 
 
@@ -193,16 +188,26 @@ def new_node_initial(tree: Tree, parent: Node | None, kind: str) -> dict:
     return {
         "kind": Kind.KPI,
         "parent": parent.code,
-        "engagement": parent.engagement.code if parent.engagement_id else "",
+        "engagement": parent.engagement.code if parent.engagement is not None else "",
         "owner": parent.owner,
     }
+
+
+def _choice_field(form: forms.Form, name: str) -> forms.ChoiceField:
+    """The form's choice field `name` (declared so; `form.fields` is typed as plain fields)."""
+    field = form.fields[name]
+    if not isinstance(field, forms.ChoiceField):
+        raise TypeError(f"{name} is not a choice field")
+    return field
 
 
 class TemplateApplyForm(forms.Form):
     template = forms.ChoiceField(label=_("template"))
     parent = forms.ChoiceField(label=_("add under"), required=False)
     engagement = forms.ChoiceField(label=_("for the engagement"), required=False)
-    prefix = forms.CharField(
+    # A field named like BaseForm.prefix: the form's metaclass moves it into base_fields, so the
+    # attribute stays the form's prefix (None); the stubs cannot see that.
+    prefix = forms.CharField(  # type: ignore[assignment]
         label=_("code prefix"),
         required=False,
         max_length=32,
@@ -219,7 +224,8 @@ class TemplateApplyForm(forms.Form):
         self.tree, self.user = tree, user
         self.templates = {t.code: t for t in TreeTemplate.objects.all()}
         type_label = dict(OutsourcingType.choices)
-        self.fields["template"].choices = [(t.code, t.name) for t in self.templates.values()]
+        template_field = _choice_field(self, "template")
+        template_field.choices = [(t.code, t.name) for t in self.templates.values()]
         self.template_options = [
             {
                 "code": t.code,
@@ -229,17 +235,18 @@ class TemplateApplyForm(forms.Form):
                 "phase": t.phase,
             }
             for t, (_code, label) in zip(
-                self.templates.values(), self.fields["template"].choices, strict=True
+                self.templates.values(), template_field.choices, strict=True
             )
         ]
-        self.fields["parent"].choices = [
+        _choice_field(self, "parent").choices = [
             ("", _("— top of the tree —")),
             *queries.parent_choices(tree, user),
         ]
         self.engagements = {
             e.code: e for e in engagements_for(user).order_by("vendor__code", "code")
         }
-        self.fields["engagement"].choices = [("", _("— in-house (no vendor) —"))] + [
+        engagement_field = _choice_field(self, "engagement")
+        engagement_field.choices = [("", _("— in-house (no vendor) —"))] + [
             (e.code, f"{e.vendor.name} — {e.name}（{e.code}）") for e in self.engagements.values()
         ]
         kinds = {e.code: (e.outsourcing_type, e.phase) for e in self.engagements.values()}
@@ -250,7 +257,7 @@ class TemplateApplyForm(forms.Form):
                 "type": kinds.get(code, ("", ""))[0],
                 "phase": kinds.get(code, ("", ""))[1],
             }
-            for code, label in self.fields["engagement"].choices
+            for code, label in engagement_field.choices
         ]
 
     def cleaned(self) -> dict:
@@ -312,8 +319,9 @@ class TargetsForm(forms.Form):
             widget=forms.Textarea(attrs={"rows": 2}),
         )
 
-    def clean(self) -> dict:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data  # what Form.clean returns
         for m in self.months:
             name = f"value_{m.key}"
             text = _clean_number(data.get(name) or "")

@@ -536,7 +536,7 @@ class _Compiler:
 
     # -- calls --
 
-    def _call(self, node: ast.Call, depth: int) -> _Evaluator:
+    def _call(self, node: ast.Call, depth: int) -> _Evaluator:  # noqa: C901 - too long; to split (issue 11 note)
         func = node.func
         name = func.id if isinstance(func, ast.Name) else None
         if name in self.source.placeholders:

@@ -357,7 +357,11 @@ def no_rationale(ctx: LintContext, n: LintNode) -> Iterator[Flag]:
 def target_vs_benchmark(ctx: LintContext, n: LintNode) -> Iterator[Flag]:
     """Pitfall 5: the mean of the node's targets against its benchmark (kpitree.target_gap)."""
     target = _mean_target(ctx, n)
-    if target is not None and target_gap.is_far(target, n.benchmark, ratio=ctx.settings.far):
+    if (
+        target is not None
+        and n.benchmark is not None  # is_far is False without a benchmark, too
+        and target_gap.is_far(target, n.benchmark, ratio=ctx.settings.far)
+    ):
         yield Flag(
             n.code,
             _("The target of “%(name)s” (%(target)s) is far from its benchmark (%(benchmark)s).")

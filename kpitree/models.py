@@ -225,6 +225,8 @@ class Node(models.Model):
 
     objects = ActiveNodeManager()
     all_objects = models.Manager()  # noqa: DJ012 - the unfiltered manager, after the default
+    # Not a field: set on the nodes of kpitree.queries.archived_nodes (their last changes).
+    history: list[ValueAudit]
 
     class Meta:
         # Related lookups (an audit row's node) still reach archived nodes.
@@ -316,6 +318,8 @@ class Actual(models.Model):
     )
 
     objects = ActualQuerySet.as_manager()
+    # Not a field: annotated by ActualQuerySet.with_status() (the month's workflow status).
+    status: str
 
     class Meta:
         constraints = [
@@ -348,6 +352,9 @@ class ValueAudit(models.Model):
     )
     at = models.DateTimeField()
     channel = models.CharField(max_length=8, choices=Channel.choices)
+    # Not fields: the values as the vendor portal's history page shows them (portal.views).
+    old_display: str
+    new_display: str
 
     class Meta:
         indexes = [models.Index(fields=["node", "period"])]

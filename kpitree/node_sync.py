@@ -28,6 +28,7 @@ from django.utils.translation import gettext as _
 
 from engagements.models import Engagement
 from kpi_planner.access import can_manage
+from kpi_planner.errors import Problem
 from kpi_planner.tombstones import write_tombstones
 from kpitree import services
 from kpitree.bulk import update_rows
@@ -211,7 +212,7 @@ def _converted(model_field: models.Field, value: Any) -> tuple[Any, str | None]:
 
 
 @transaction.atomic
-def nodes_sync(*, user, tree: Tree, rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+def nodes_sync(*, user, tree: Tree, rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:  # noqa: C901, PLR0912, PLR0915 - too long; to split (issue 11 note)
     """Upsert the nodes of `tree` by code from `rows` (the fields of the node API, `parent` and
     `engagement` as codes): all rows or none; returns {"created", "updated", "unchanged"}.
 
@@ -232,7 +233,7 @@ def nodes_sync(*, user, tree: Tree, rows: Sequence[Mapping[str, Any]]) -> dict[s
         Node.all_objects.filter(tree=tree, archived_at__isnull=False).values_list("code", flat=True)
     )
     code_of = {n.pk: n.code for n in existing.values()}
-    errors: list[dict] = []
+    errors: list[Problem] = []
 
     def fail(item: _Item | int, name: str | None, message: str) -> None:
         index = item if isinstance(item, int) else item.index
@@ -374,7 +375,7 @@ def nodes_sync(*, user, tree: Tree, rows: Sequence[Mapping[str, Any]]) -> dict[s
             for message in messages:
                 fail(item, None if name == "__all__" else name, message)
     if errors:
-        raise services.RecordError(sorted(errors, key=lambda e: e["index"]))
+        raise services.RecordError(errors)
     return _write(tree, items, final, vendor_of)
 
 

@@ -88,14 +88,17 @@ def _record(changes: Mapping[int, set[int] | None]) -> None:
     if not ids:
         return
     Tree.objects.filter(pk__in=ids).update(data_version=F("data_version") + 1)
-    rows = [
-        (tree_id, node_id)
-        for tree_id in ids
-        for node_id in (sorted(changes[tree_id]) if changes[tree_id] is not None else [None])
-    ]
+    rows = [(tree_id, node_id) for tree_id in ids for node_id in _change_rows(changes[tree_id])]
     insert_rows(RollupChange, ["tree", "node_id", "at"], [(*r, timezone.now()) for r in rows])
     for tree_id in ids:
         transaction.on_commit(partial(request_recompute, tree_id))
+
+
+def _change_rows(node_ids: set[int] | None) -> list[int | None]:
+    """The node ids of a tree's change rows; one None row when the whole tree changed."""
+    if node_ids is None:
+        return [None]
+    return [*sorted(node_ids)]
 
 
 # -- sending the task ---------------------------------------------------------------------------
@@ -211,6 +214,8 @@ def _recompute_locked(tree_id: int, full: bool) -> dict[str, Any]:
 
 Expected = dict[tuple[int, str, dt.date], tuple]
 Stored = dict[tuple[int, str, dt.date], tuple]
+# The stored rows to compare with, as (key, value) pairs: streamed from the database, or a list.
+StoredRows = Iterable[tuple[tuple[int, str, dt.date], tuple]]
 
 
 def _spec(row: tuple, code_of: dict[int, str]) -> engine.NodeSpec:
@@ -228,7 +233,7 @@ def _spec(row: tuple, code_of: dict[int, str]) -> engine.NodeSpec:
     )
 
 
-def _evaluate_whole(tree: Tree, nodes: list[tuple]) -> tuple[Expected, Stored]:
+def _evaluate_whole(tree: Tree, nodes: list[tuple]) -> tuple[Expected, StoredRows]:
     code_of = {row[0]: row[1] for row in nodes}
     specs = [_spec(row, code_of) for row in nodes]
     ids = [row[0] for row in nodes]
@@ -252,10 +257,11 @@ def _evaluate_whole(tree: Tree, nodes: list[tuple]) -> tuple[Expected, Stored]:
 
 
 def _evaluate_part(
-    tree: Tree, nodes: list[tuple], changed: set[int]
-) -> tuple[Expected, Stored] | None:
+    tree: Tree, nodes: list[tuple], changed: set[int | None]
+) -> tuple[Expected, StoredRows] | None:
     """Evaluate the changed nodes and their ancestors only; None when it cannot be done (a
-    child's stored rollups are incomplete), and then the caller evaluates the whole tree."""
+    child's stored rollups are incomplete), and then the caller evaluates the whole tree.
+    `changed` ids not (or no longer) in the tree are skipped."""
     parent_of = {row[0]: row[2] for row in nodes}
     affected: set[int] = set()
     for node_id in changed:
@@ -388,7 +394,7 @@ def _nullable(matrix: np.ndarray) -> list[list[float | None]]:
 def _write_difference(
     tree: Tree,
     expected: Expected,
-    stored: Iterable[tuple[tuple[int, str, dt.date], tuple]],
+    stored: StoredRows,
     now: dt.datetime,
     *,
     deletions: bool,

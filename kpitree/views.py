@@ -31,6 +31,7 @@ from kpi_planner.access import (
     sees_everything,
     trees_for,
 )
+from kpi_planner.errors import ServiceError, add_form_errors
 from kpi_planner.templatetags.kpi_format import month
 from kpitree import forms, queries, services, target_gap
 from kpitree.catalogue import TreeTemplate
@@ -116,7 +117,7 @@ def tree_list(request: HttpRequest) -> HttpResponse:
             try:
                 tree = services.tree_create(user=request.user, data=form.cleaned_data)
             except ValidationError as exc:
-                forms.add_service_errors(form, exc)
+                add_form_errors(form, exc)
             else:
                 messages.success(request, _("The KPI tree was created. Add its KGI first."))
                 return redirect("kpitree:tree_editor", code=tree.code)
@@ -145,9 +146,11 @@ def _tree_context(request: HttpRequest, tree: Tree) -> dict:
     data = queries.tree_view(user=request.user, tree=tree, period=period, node_base=node_base)
     if mode not in ("tree", "table"):
         mode = "table" if data.node_count >= TABLE_FROM else "tree"
-    polls = request.GET.get("poll", "0")
+    raw_polls = request.GET.get("poll", "0")
     # isdigit() alone accepts "²", which int() refuses: only ASCII digits.
-    polls = int(polls) if polls.isascii() and polls.isdigit() and len(polls) <= 3 else 0
+    polls = (
+        int(raw_polls) if raw_polls.isascii() and raw_polls.isdigit() and len(raw_polls) <= 3 else 0
+    )
     return {
         "tree": tree,
         "view": data,
@@ -181,10 +184,8 @@ def tree_copy(request: HttpRequest, tree: Tree) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             copy = services.tree_copy(user=request.user, tree=tree, **form.cleaned_data)
-        except (ValidationError, services.RecordError) as exc:
-            if isinstance(exc, services.RecordError):
-                exc = ValidationError([e["message"] for e in exc.errors])
-            forms.add_service_errors(form, exc)
+        except (ValidationError, ServiceError) as exc:
+            add_form_errors(form, exc)
         else:
             messages.success(request, _("The copy %(code)s was created.") % {"code": copy.code})
             url = reverse("kpitree:tree_editor", kwargs={"code": copy.code})
@@ -220,7 +221,7 @@ def node_create(request: HttpRequest, tree: Tree) -> HttpResponse:
         try:
             node = services.node_save(user=request.user, node=node, data=forms.service_data(form))
         except ValidationError as exc:
-            forms.add_service_errors(form, exc)
+            add_form_errors(form, exc)
             node = Node(tree=tree)
         else:
             fresh = forms.NodeForm(tree=tree, node=node, user=request.user)
@@ -243,7 +244,7 @@ def node_edit(request: HttpRequest, tree: Tree, node_code: str) -> HttpResponse:
         try:
             node = services.node_save(user=request.user, node=node, data=forms.service_data(form))
         except ValidationError as exc:
-            forms.add_service_errors(form, exc)
+            add_form_errors(form, exc)
             node = nodes_for(request.user).get(pk=node.pk)  # node_save changed it in memory only
         else:
             fresh = forms.NodeForm(tree=tree, node=node, user=request.user)
@@ -370,12 +371,12 @@ def node_targets(request: HttpRequest, tree: Tree, node_code: str) -> HttpRespon
         else:
             try:
                 services.targets_record(user=request.user, tree=tree, rows=rows, channel="web")
-            except services.RecordError as exc:
-                for error in exc.errors:
-                    form.add_error(
-                        form.field_of_row(error.get("index", -1), error.get("field")),
-                        error["message"],
-                    )
+            except ServiceError as exc:
+                add_form_errors(
+                    form,
+                    exc,
+                    lambda p: form.field_of_row(-1 if p.index is None else p.index, p.field),
+                )
             else:
                 months = queries.target_grid(node, first)
                 ctx = _targets_ctx(tree, node, first, forms.TargetsForm(months=months))
@@ -444,7 +445,7 @@ def template_apply(request: HttpRequest, tree: Tree) -> HttpResponse:
         try:
             nodes = services.template_apply(user=request.user, tree=tree, **form.cleaned())
         except ValidationError as exc:
-            forms.add_service_errors(form, exc)
+            add_form_errors(form, exc)
         else:
             message = _("%(count)s node(s) were added from the template: %(codes)s.") % {
                 "count": len(nodes),

@@ -93,14 +93,10 @@ class SubmissionViewSet(viewsets.ViewSet):
             raise Http404
         # Passed as sent: the workflow refuses a reason that is not plain text.
         reason = request.data.get("reason", "") if isinstance(request.data, dict) else ""
-        try:
-            services.submission_step(
-                name, user=request.user, engagement=engagement, period=when, reason=reason
-            )
-        except services.WorkflowError as exc:
-            return Response(
-                {"errors": [{"field": exc.field, "message": exc.message}]}, status=exc.http_status
-            )
+        # A refused step (WorkflowError) rises to kpi_planner.api.exception_handler.
+        services.submission_step(
+            name, user=request.user, engagement=engagement, period=when, reason=reason
+        )
         return Response(self._row(engagement, when))
 
     @extend_schema(request=None, responses=SubmissionSerializer)

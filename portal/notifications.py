@@ -12,6 +12,7 @@ import logging
 from collections.abc import Iterable, Mapping
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import F
@@ -256,19 +257,23 @@ def _send(notification_id: int) -> bool:
     if site and note.url:
         body += "\n\n" + site.rstrip("/") + note.url
     message = EmailMessage(note.subject, body, None, [address])
-    if note.kind == "monthly_report" and note.engagement_id and note.period:
+    if (
+        note.kind == "monthly_report"
+        and note.period
+        and (engagement := note.engagement) is not None
+    ):
         from scorecard.reports import monthly_report_attachments
 
         language = note.recipient.language or settings.LANGUAGE_CODE
         for filename, content, mimetype in monthly_report_attachments(
-            note.engagement, note.period, language
+            engagement, note.period, language
         ):
             message.attach(filename, content, mimetype)
     message.send()
     return True
 
 
-def unread_count(user: User) -> int:
+def unread_count(user: User | AnonymousUser) -> int:
     """For the navigation badge: the user's unread notices."""
     if not user.is_authenticated:
         return 0

@@ -31,6 +31,7 @@ from engagements.models import (
     User,
 )
 from kpi_planner.access import can_manage, can_report, nodes_for
+from kpi_planner.errors import Problem, ServiceError
 from kpi_planner.months import current_month, last_reportable_month, month_add
 from kpitree.engine import month_range
 from kpitree.models import Actual, Node, RollupRule, Source, ValueAudit
@@ -54,26 +55,12 @@ OPEN = (SubmissionStatus.NOT_STARTED, SubmissionStatus.DRAFT, SubmissionStatus.R
 DONE = (SubmissionStatus.SUBMITTED, SubmissionStatus.APPROVED)
 
 
-class WorkflowError(Exception):
-    """A refused step. `code`: "invalid" (400), "forbidden" (403), "conflict" (409)."""
-
-    STATUS = {"invalid": 400, "forbidden": 403, "conflict": 409}
+class WorkflowError(ServiceError):
+    """A refused step: one problem. `code`: "invalid" (400), "forbidden" (403), "conflict" (409)."""
 
     def __init__(self, message: str, code: str = "invalid", field: str | None = None) -> None:
-        super().__init__(message)
+        super().__init__([Problem(message, field=field, code=code)])
         self.message, self.code, self.field = message, code, field
-
-    @property
-    def http_status(self) -> int:
-        return self.STATUS[self.code]
-
-
-class EntryError(Exception):
-    """Entries refused; nothing was written. `errors`: node id (None: the whole month) → texts."""
-
-    def __init__(self, errors: dict[int | None, list[str]]) -> None:
-        super().__init__(f"{sum(len(v) for v in errors.values())} problem(s)")
-        self.errors = errors
 
 
 @dataclass
@@ -258,8 +245,8 @@ def month_save(
     """Save the typed cells of one month (and, with `submit`, submit it) in one transaction.
 
     Blank cells are skipped; a blank cell whose month already has a value is refused (an actual
-    cannot be erased, only corrected). Raises EntryError (by node) or WorkflowError; in both
-    cases nothing is written.
+    cannot be erased, only corrected). Raises ServiceError, nothing written: a problem of one
+    cell names its entry (`index`, the position in `entries`) and a field; the others name none.
     """
     if not can_report(user, engagement):
         raise WorkflowError(_("You may not enter this engagement's actuals."), "forbidden")
@@ -268,19 +255,21 @@ def month_save(
         Actual.objects.filter(node_id__in=nodes, period=period).values_list("node_id", flat=True)
     )
     rows: list[dict] = []
-    row_node: list[int] = []
-    errors: dict[int | None, list[str]] = {}
-    for entry in entries:
+    row_entry: list[int] = []  # the entry each row comes from
+    errors: list[Problem] = []
+    for i, entry in enumerate(entries):
         node = nodes.get(entry.node_id)
         if node is None:
-            errors.setdefault(None, []).append(_("A KPI of the form is not one you can enter."))
+            errors.append(Problem(_("A KPI of the form is not one you can enter.")))
             continue
         value = normalize_number(entry.value)
         if value == "":
             if node.pk in saved:
-                errors[node.pk] = [_("A saved value cannot be erased; enter the corrected number.")]
+                message = _("A saved value cannot be erased; enter the corrected number.")
+                errors.append(Problem(message, field="value", index=i))
             elif (entry.why or "").strip() or (entry.next_action or "").strip():
-                errors[node.pk] = [_("Enter the value that this comment explains.")]
+                message = _("Enter the value that this comment explains.")
+                errors.append(Problem(message, field="value", index=i))
             continue
         rows.append(
             {
@@ -291,28 +280,29 @@ def month_save(
                 "comment": join_comment(entry.why, entry.next_action),
             }
         )
-        row_node.append(node.pk)
+        row_entry.append(i)
     if errors:
-        raise EntryError(errors)
+        raise ServiceError(errors)
     with transaction.atomic():
         result = RecordResult()
         if rows:
             try:
                 result = actuals_record(user=user, rows=rows, channel=channel)
             except RecordError as exc:
-                raise EntryError(_errors_by_node(exc, row_node)) from None
+                raise ServiceError(_problems_by_entry(exc, row_entry)) from None
         if submit:
             submission_submit(user=user, engagement=engagement, period=period)
     return result
 
 
-def _errors_by_node(exc: RecordError, row_node: list[int]) -> dict[int | None, list[str]]:
-    out: dict[int | None, list[str]] = {}
-    for error in exc.errors:
-        index = error.get("index")
-        is_row = index is not None and 0 <= index < len(row_node) and error.get("field")
-        out.setdefault(row_node[index] if is_row else None, []).append(error["message"])
-    return out
+def _problems_by_entry(exc: RecordError, row_entry: list[int]) -> list[Problem]:
+    """The rows' problems as the entries' (a row's problem naming no field: the month's)."""
+    return [
+        Problem(p.message, field=p.field, index=row_entry[p.index], code=p.code)
+        if p.field and p.index is not None and 0 <= p.index < len(row_entry)
+        else Problem(p.message, code=p.code)
+        for p in exc.problems
+    ]
 
 
 def after_write(*, engagement_id: int, periods: Iterable[dt.date]) -> None:
@@ -701,5 +691,5 @@ def proposal_feed(*, user: User, engagement: Engagement, period: dt.date) -> Rec
         with transaction.atomic():
             return actuals_record(user=user, rows=rows, channel="system")
     except RecordError as exc:
-        log.warning("proposal feed of %s %s refused: %s", engagement.code, period, exc.errors)
+        log.warning("proposal feed of %s %s refused: %s", engagement.code, period, exc.problems)
         return None

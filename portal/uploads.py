@@ -19,13 +19,14 @@ import datetime as dt
 import io
 import re
 import unicodedata
-from dataclasses import dataclass
+from collections.abc import Iterable
 
 from django.db import transaction
 from django.utils.translation import gettext as _
 
 from engagements.models import Engagement, Submission, SubmissionStatus, User
 from kpi_planner.access import can_report
+from kpi_planner.errors import Problem, ServiceError
 from kpitree.models import Actual, Node, RollupRule
 from kpitree.services import RecordError, RecordResult, actuals_record, parse_number, parse_period
 from portal.services import (
@@ -71,17 +72,30 @@ ALIASES = {
 PERIOD_LIKE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})(?:\s*月)?(?:\s*[-/.]\s*\d{1,2}\s*日?)?$")
 
 
-@dataclass(frozen=True)
-class LineError:
-    line: int | None  # None: the file as a whole
-    message: str
-    column: str | None = None
+class LineError(Problem):
+    """A problem of the file: its `line` (the Problem's index; None: the file as a whole) and
+    `column` (the Problem's field)."""
+
+    def __init__(
+        self, line: int | None, message: str, column: str | None = None, code: str = "invalid"
+    ) -> None:
+        super().__init__(message, field=column, index=line, code=code)
+
+    @property
+    def line(self) -> int | None:
+        return self.index
+
+    @property
+    def column(self) -> str | None:
+        return self.field
 
 
-class UploadError(Exception):
-    def __init__(self, errors: list[LineError]) -> None:
-        super().__init__(f"{len(errors)} problem(s)")
-        self.errors = errors
+class UploadError(ServiceError):
+    """The file was refused; nothing was written. `errors`: its problems, by line."""
+
+    def __init__(self, errors: Iterable[LineError]) -> None:
+        self.errors = list(errors)
+        super().__init__(self.errors)
 
 
 def _fail(message: str) -> UploadError:
@@ -287,17 +301,16 @@ def upload_actuals(
         try:
             result = actuals_record(user=user, rows=rows, channel="upload")
         except RecordError as exc:
+            # What the upload adds to the service's problems: a row's index → the file's line.
             raise UploadError(
-                [
-                    LineError(
-                        lines[e["index"]] if 0 <= e.get("index", -1) < len(lines) else None,
-                        e["message"],
-                        e.get("field"),
-                    )
-                    for e in exc.errors
-                ]
+                [LineError(_line_of(p, lines), p.message, p.field, p.code) for p in exc.problems]
             ) from None
     return result, len(rows)
+
+
+def _line_of(problem: Problem, lines: list[int]) -> int | None:
+    index = problem.index
+    return lines[index] if index is not None and 0 <= index < len(lines) else None
 
 
 def _node_of(cells: dict[str, str], by_code: dict[str, list[Node]]) -> Node:

@@ -34,6 +34,7 @@ from kpi_planner.access import (
     notifications_for,
     proposals_for,
 )
+from kpi_planner.errors import Problem, ServiceError, add_form_errors, refuse_if_forbidden
 from kpi_planner.months import current_month, last_reportable_month, month_add
 from kpitree.engine import month_range
 from kpitree.models import Actual, Grain, Rollup, Target, ValueAudit
@@ -48,8 +49,7 @@ from portal.forms import (
     entries_from_post,
 )
 from portal.services import (
-    EntryError,
-    WorkflowError,
+    Entry,
     month_statuses,
     status_of,
 )
@@ -310,23 +310,17 @@ def month_context(user, eng: Engagement, period: dt.date, *, posted=None, errors
 def month(request: HttpRequest, code: str, period: str) -> HttpResponse:
     eng = _engagement(request, code)
     when = _month(eng, period)
-    errors: dict = {}
+    errors: dict[int | None, list[str]] = {}
     if request.method == "POST":
         submit = request.POST.get("do") == "submit"
+        entries = entries_from_post(request.POST)
         try:
             services.month_save(
-                user=request.user,
-                engagement=eng,
-                period=when,
-                entries=entries_from_post(request.POST),
-                submit=submit,
+                user=request.user, engagement=eng, period=when, entries=entries, submit=submit
             )
-        except EntryError as exc:
-            errors = exc.errors
-        except WorkflowError as exc:
-            if exc.code == "forbidden":
-                raise PermissionDenied(exc.message) from None
-            errors = {None: [exc.message]}
+        except ServiceError as exc:
+            refuse_if_forbidden(exc)
+            errors = _errors_by_node(exc, entries)
         else:
             done = _("Submitted for approval.") if submit else _("Draft saved.")
             messages.success(request, done)
@@ -337,6 +331,17 @@ def month(request: HttpRequest, code: str, period: str) -> HttpResponse:
     # A refused form is shown again with 200, as Django's own forms do (a 4xx would be logged
     # by the browser as a failed resource).
     return _render(request, "portal/month.html", ctx)
+
+
+def _errors_by_node(exc: ServiceError, entries: list[Entry]) -> dict[int | None, list[str]]:
+    """The grid shows a problem beside the cell of the entry it names (by index), the others
+    (None) above the grid."""
+    out: dict[int | None, list[str]] = {}
+    for p in exc.problems:
+        index = p.index
+        node = entries[index].node_id if index is not None and 0 <= index < len(entries) else None
+        out.setdefault(node, []).append(p.message)
+    return out
 
 
 @login_required
@@ -360,10 +365,10 @@ def month_action(request: HttpRequest, code: str, period: str) -> HttpResponse:
             period=when,
             reason=form.cleaned_data["reason"],
         )
-    except WorkflowError as exc:
-        if exc.code == "forbidden":
-            raise PermissionDenied(exc.message) from None
-        messages.error(request, exc.message)
+    except ServiceError as exc:
+        refuse_if_forbidden(exc)
+        for message in exc.messages:
+            messages.error(request, message)
     else:
         done = {
             "submit": _("Submitted for approval."),
@@ -387,7 +392,7 @@ def upload(request: HttpRequest, code: str, period: str) -> HttpResponse:
     if not can_report(request.user, eng):
         raise PermissionDenied
     form = UploadForm(request.POST or None, request.FILES or None)
-    errors: list[uploads.LineError] = []
+    errors: list[Problem] = []
     if request.method == "POST" and form.is_valid():
         try:
             result, count = uploads.upload_actuals(
@@ -396,8 +401,9 @@ def upload(request: HttpRequest, code: str, period: str) -> HttpResponse:
                 period=when,
                 data=form.cleaned_data["file"].read(),
             )
-        except uploads.UploadError as exc:
-            errors = exc.errors
+        except ServiceError as exc:  # UploadError: the problems name their lines
+            refuse_if_forbidden(exc)
+            errors = exc.problems
         else:
             messages.success(
                 request,
@@ -511,8 +517,8 @@ def proposals(request: HttpRequest, code: str) -> HttpResponse:
         if form.is_valid():
             try:
                 services.proposal_submit(user=request.user, engagement=eng, **form.cleaned_data)
-            except WorkflowError as exc:
-                form.add_error(exc.field, exc.message)
+            except ServiceError as exc:
+                add_form_errors(form, exc)
             else:
                 messages.success(request, _("Proposal sent to the client."))
                 return redirect("portal:proposals", eng.code)
@@ -564,10 +570,10 @@ def proposal_decide(request: HttpRequest, code: str, pk: int) -> HttpResponse:
             accept=form.cleaned_data["decision"] == "accept",
             note=form.cleaned_data["note"],
         )
-    except WorkflowError as exc:
-        if exc.code == "forbidden":
-            raise PermissionDenied(exc.message) from None
-        messages.error(request, exc.message)
+    except ServiceError as exc:
+        refuse_if_forbidden(exc)
+        for message in exc.messages:
+            messages.error(request, message)
     else:
         messages.success(request, _("Decision recorded."))
     return redirect("portal:proposals", eng.code)

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 
 from kpi_planner.access import engagements_for
 from kpi_planner.api import CODE_PATTERN, MONTH_PATTERN, code_or_404
+from kpi_planner.errors import Problem, ServiceError
 from kpitree.services import parse_period
 from scorecard import queries
 from scorecard.models import ScoreSnapshot
@@ -119,13 +120,13 @@ def engagement_scorecard(request: Request, code: str) -> Response:
     )
     grain = request.query_params.get("grain", "month")
     month = parse_period(request.query_params.get("period", ""))
-    errors = []
+    problems = []
     if month is None:
-        errors.append({"field": "period", "message": _("Write the month as YYYY-MM.")})
+        problems.append(Problem(_("Write the month as YYYY-MM."), field="period"))
     if grain not in queries.GRAINS:
-        errors.append({"field": "grain", "message": _("grain must be month, quarter or year.")})
-    if errors:
-        return Response({"errors": errors}, status=400)
+        problems.append(Problem(_("grain must be month, quarter or year."), field="grain"))
+    if problems:
+        raise ServiceError(problems)
     nodes = queries.kpi_nodes([engagement.pk])
     card = queries.engagement_scorecard(engagement, month, grain)
     fy = nodes[0]["tree__fiscal_year_start"] if nodes else 4

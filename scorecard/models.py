@@ -9,6 +9,8 @@ silently rewriting last month's score.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -17,10 +19,13 @@ from django.utils.translation import gettext_lazy as _
 from engagements.models import Engagement
 from kpitree.models import Grain, Node, Status
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 PERSPECTIVES = ("financial", "customer", "process", "learning")
 
 
-def _weight_field(label: str) -> models.FloatField:
+def _weight_field(label: StrOrPromise) -> models.FloatField:
     return models.FloatField(
         label, default=1, validators=[MinValueValidator(0), MaxValueValidator(100)]
     )
@@ -103,6 +108,9 @@ class ScoreSnapshot(models.Model):
         blank=True,
     )
     changed_kpis = models.JSONField(default=list)  # [[code, name], ...] whose values changed
+    # Not a field: set by scorecard.queries on the snapshots of a page (what a restatement
+    # replaced; None for the first).
+    previous: ScoreSnapshot | None
 
     class Meta:
         constraints = [

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 from django.db.models import Max, OuterRef, QuerySet, Subquery
@@ -487,14 +488,14 @@ class KpiHistory:
     actuals: list[Actual]
     targets: dict[dt.date, Target]
     audit: list[ValueAudit]
-    year_rollups: dict[dt.date, dict]
+    year_rollups: dict[dt.date, Mapping[str, Any]]  # period → the year's rollup values
 
 
 def kpi_history(node: Node) -> KpiHistory:
     """A KPI's whole plan: monthly rollups, every actual with its comment, targets, the audit."""
     tree = node.tree
     months = months_between(tree.start_month, tree.end_month)
-    rows = {
+    rows: dict[dt.date, Mapping[str, Any]] = {
         r["period"]: r
         for r in Rollup.objects.filter(node=node, grain__in=["month"]).values(
             "period", "actual", "target", "achievement", "status"
@@ -514,7 +515,7 @@ def kpi_history(node: Node) -> KpiHistory:
     ).set_index("period")
     for column in ("actual", "target", "achievement"):
         monthly[column] = pd.to_numeric(monthly[column], errors="coerce")
-    years = {
+    years: dict[dt.date, Mapping[str, Any]] = {
         r["period"]: r
         for r in Rollup.objects.filter(node=node, grain="year").values(
             "period", "actual", "target", "achievement", "status"

@@ -12,6 +12,11 @@ from django.utils import translation
 from engagements.models import Engagement, Role, User, Vendor
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Every layer makes users; the production hasher (~0.3-0.8 s a hash) would dominate the run.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture(autouse=True)
 def _celery_eager(request: pytest.FixtureRequest) -> None:
     # Unit and browser tests run tasks in-process; the integration suite uses a real worker.

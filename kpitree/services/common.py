@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from django.utils.translation import gettext as _
+
+from kpi_planner.errors import Problem, ServiceError
 
 PERIOD_RE = re.compile(r"^(\d{4})-(\d{2})$")
 CHUNK = 2000
@@ -63,20 +65,28 @@ class RecordResult:
         return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged}
 
 
-class RecordError(Exception):
-    """Some rows are invalid; nothing was written. `errors` lists every problem by row index."""
+class RecordError(ServiceError):
+    """Some rows are invalid; nothing was written. Every problem names its row (`index`; 0 for
+    the request as a whole), in row order."""
 
-    def __init__(self, errors: list[dict]) -> None:
-        super().__init__(f"{len(errors)} invalid row(s)")
-        self.errors = errors
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        super().__init__(sorted(problems, key=lambda p: p.index or 0))
+
+    @property
+    def errors(self) -> list[dict]:
+        """The problems as dicts {"index", "field", "message", "code"}."""
+        return [
+            {"index": p.index, "field": p.field, "message": p.message, "code": p.code}
+            for p in self.problems
+        ]
 
     @property
     def only_locked(self) -> bool:
-        return all(e.get("code") == "locked" for e in self.errors)
+        return all(p.code == "locked" for p in self.problems)
 
 
-def _error(index: int, field: str | None, message: str, code: str = "invalid") -> dict:
-    return {"index": index, "field": field, "message": message, "code": code}
+def _error(index: int, field: str | None, message: str, code: str = "invalid") -> Problem:
+    return Problem(message, field=field, index=index, code=code)
 
 
 def _s(value: Any) -> str:

@@ -118,15 +118,15 @@ def node_save(*, user, node: Node, data: Mapping[str, Any]) -> Node:
 
 
 def stored_node_rule_errors(
-    node: Node, old: dict | None, changed: Collection[str] = ("new",)
+    node: Node, old: Mapping[str, Any] | None, changed: Collection[str] = ("new",)
 ) -> dict[str, list[str]]:
     """The tree rules of node_sync.node_rule_errors and unit_errors, with what they need read
     from the database. `changed`: the fields that change ("new" for a new node)."""
     from kpitree.node_sync import node_rule_errors, unit_errors
 
     foreign_parent = cycle = False
-    if node.parent_id is not None:
-        parent = node.parent
+    parent = node.parent  # None (without a query) when it has no parent
+    if parent is not None:
         foreign_parent = parent.tree_id != node.tree_id
         cycle = not foreign_parent and bool(node.pk) and _is_descendant_or_self(parent, node.pk)
     former = None
@@ -144,13 +144,19 @@ def stored_node_rule_errors(
         former_parent=former,
         old_code=old["code"] if old else None,
     )
-    parent = node.parent if node.parent_id and not foreign_parent else None
+    same_tree_parent = parent if not foreign_parent else None
+
+    def sibling_units() -> dict[str, str]:
+        if same_tree_parent is None:
+            return {}
+        return dict(same_tree_parent.children.exclude(pk=node.pk).values_list("code", "unit"))
+
     units = unit_errors(
         node,
         changed=changed,
         child_units=lambda: dict(node.children.values_list("code", "unit")) if node.pk else {},
-        parent=parent,
-        sibling_units=lambda: dict(parent.children.exclude(pk=node.pk).values_list("code", "unit")),
+        parent=same_tree_parent,
+        sibling_units=sibling_units,
     )
     for name, messages in units.items():
         errors.setdefault(name, []).extend(messages)

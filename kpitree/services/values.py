@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from engagements.models import Role, Submission, SubmissionStatus
 from kpi_planner.access import can_manage, can_write_actual, nodes_for, role_of, trees_for
+from kpi_planner.errors import Problem
 from kpi_planner.months import current_month, last_reportable_month
 from kpitree import events
 from kpitree.bulk import insert_rows, update_rows
@@ -54,7 +55,7 @@ class _Row:
     reason: str = ""  # why an approved month's target changes (kept in the audit)
 
 
-def actuals_record(*, user, rows: Sequence[Mapping], channel: str) -> RecordResult:
+def actuals_record(*, user, rows: Sequence[Mapping], channel: str) -> RecordResult:  # noqa: C901, PLR0912, PLR0915 - too long; to split (issue 11 note)
     """Upsert actuals `{"tree", "node", "period", "value", "comment"}`: all rows or none.
 
     Rejects (every bad row, by index): unknown or invisible tree/node, a node that is not an
@@ -67,7 +68,7 @@ def actuals_record(*, user, rows: Sequence[Mapping], channel: str) -> RecordResu
     trees = {t.code: t for t in trees_for(user).filter(code__in={_s(r.get("tree")) for r in rows})}
     node_info = _visible_nodes(user, [t.pk for t in trees.values()])
     valid: list[_Row] = []
-    errors: list[dict] = []
+    errors: list[Problem] = []
     engagement_months: dict[int, set] = {}
     # Per-call memos for the bulk path (50,000 rows): a payload repeats the same few months
     # and vendors, and both checks below are pure for a given user.
@@ -183,7 +184,7 @@ def actuals_record(*, user, rows: Sequence[Mapping], channel: str) -> RecordResu
             valid, node_info, engagement_months, vendor=role_of(user) == Role.VENDOR
         )
         if errors:
-            raise RecordError(sorted(errors, key=lambda e: e["index"]))
+            raise RecordError(errors)
         result = _write(Actual, ValueAudit.Kind.ACTUAL, "comment", valid, user, channel)
         if engagement_months:
             events.actuals_recorded.send(
@@ -243,7 +244,7 @@ def targets_record(*, user, tree: Tree, rows: Sequence[Mapping], channel: str) -
         valid.append(_Row(i, node_id, tree.pk, period, value, rationale, reason.strip()))
     errors += _check_duplicates(valid)
     if errors:
-        raise RecordError(sorted(errors, key=lambda e: e["index"]))
+        raise RecordError(errors)
     with transaction.atomic():
         # A target of an approved month is part of what was agreed and scored: it may still
         # change, but only with a reason, which the audit keeps beside the old value.
@@ -281,7 +282,7 @@ def _visible_nodes(user, tree_ids: list[int]) -> dict[tuple[int, str], dict]:
     return {(n["tree_id"], n["code"]): n for n in qs}
 
 
-def _check_period(i: int, raw: Any, period: dt.date | None, tree: Tree) -> list[dict]:
+def _check_period(i: int, raw: Any, period: dt.date | None, tree: Tree) -> list[Problem]:
     if period is None:
         return [
             _error(i, "period", _("“%(value)s” is not a month: write YYYY-MM.") % {"value": raw})
@@ -302,7 +303,7 @@ def _check_period(i: int, raw: Any, period: dt.date | None, tree: Tree) -> list[
     return []
 
 
-def _check_ended(i: int, period: dt.date | None, last: dt.date) -> list[dict]:
+def _check_ended(i: int, period: dt.date | None, last: dt.date) -> list[Problem]:
     """An actual is a month's result: refused until the month has ended (see settings)."""
     if period is None or period <= last:
         return []
@@ -316,7 +317,7 @@ def _check_ended(i: int, period: dt.date | None, last: dt.date) -> list[dict]:
     ]
 
 
-def _check_duplicates(valid: list[_Row]) -> list[dict]:
+def _check_duplicates(valid: list[_Row]) -> list[Problem]:
     seen: dict[tuple[int, dt.date], int] = {}
     errors = []
     for r in valid:
@@ -334,7 +335,7 @@ def _check_duplicates(valid: list[_Row]) -> list[dict]:
 
 def _check_locks(
     valid: list[_Row], node_info: dict, engagement_months: dict[int, set], *, vendor: bool
-) -> list[dict]:
+) -> list[Problem]:
     """An approved month is locked for everyone until a manager reopens it. A submitted month
     is locked for the vendor while it awaits approval: a change would alter what the manager
     is reviewing, so the vendor withdraws the submission first (or the manager returns it).

@@ -9,10 +9,12 @@ here: its URL keywords are filled with the codes of real objects of the *other* 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import plotly
 import pytest
+from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
@@ -128,9 +130,18 @@ def _seed() -> dict[str, Objects]:
     return out
 
 
+@pytest.fixture(scope="module")
+def _seeded(django_db_setup, django_db_blocker) -> Iterator[dict[str, Objects]]:
+    # The tests only read the demo (a write they try is refused, or rolled back with the test):
+    # seed it once for the module inside a transaction that is rolled back at its end.
+    with django_db_blocker.unblock(), transaction.atomic():
+        yield _seed()
+        transaction.set_rollback(True)
+
+
 @pytest.fixture
-def demo(db) -> dict[str, Objects]:
-    return _seed()
+def demo(_seeded, db) -> dict[str, Objects]:
+    return _seeded
 
 
 def _patterns() -> list[tuple[str, URLPattern]]:
@@ -329,6 +340,7 @@ def _pages(objs: Objects) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("username", ["manager", "vendor"])
 def test_it_never_answers_500_to_a_bad_query_string(demo, username: str) -> None:
     client = _client(username)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, given, settings
@@ -147,6 +148,7 @@ def apply(manager, tree: Tree, nodes: list[Node], edits: list[tuple]) -> None:
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
+@pytest.mark.slow
 @given(spec=trees())
 def test_incremental_equals_full_on_random_trees_and_edits(manager, spec) -> None:
     tree, nodes = build(spec)

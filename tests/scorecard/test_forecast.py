@@ -45,6 +45,7 @@ def errors(months: int, seeds: int = 90) -> dict[str, float]:
     return {name: float(np.mean(v)) for name, v in out.items()}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("months", [6, 9])
 def test_below_twelve_months_the_level_model_is_chosen_because_a_trend_is_noise(months) -> None:
     e = errors(months)
@@ -52,6 +53,7 @@ def test_below_twelve_months_the_level_model_is_chosen_because_a_trend_is_noise(
     assert e["level"] <= 1.05 * e["naive"]  # about as good as the last month, which it follows
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("months", [12, 24])
 def test_from_twelve_months_the_damped_trend_is_chosen_because_it_forecasts_best(months) -> None:
     e = errors(months)
@@ -64,6 +66,7 @@ def test_it_uses_a_trend_model_from_twelve_months() -> None:
     assert forecast.simulate(generate(1, 12, "count"), 3, n=10)[0] == "holt_damped"
 
 
+@pytest.mark.slow
 def test_its_80_percent_band_holds_most_outcomes() -> None:
     inside = []
     for seed in range(60):
