@@ -2,7 +2,16 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
 
-from engagements.models import Engagement, User, Vendor
+from engagements.models import (
+    Engagement,
+    ImprovementProposal,
+    Notification,
+    ReminderLog,
+    Submission,
+    SubmissionEvent,
+    User,
+    Vendor,
+)
 
 
 @admin.register(User)
@@ -42,14 +51,6 @@ class EngagementAdmin(admin.ModelAdmin):
 
 
 # -- vendor portal ---------------------------------------------------------------------------------
-
-from engagements.models import (  # noqa: E402
-    ImprovementProposal,
-    Notification,
-    ReminderLog,
-    Submission,
-    SubmissionEvent,
-)
 
 
 @admin.register(Submission)

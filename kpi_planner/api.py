@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import datetime
 import hashlib
-import re
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -35,6 +34,7 @@ from kpi_planner.access import can_manage, sees_everything, vendor_scope
 from kpi_planner.codes import CODE_PATTERN, code_validator, is_code
 from kpi_planner.errors import ServiceError
 from kpi_planner.models import Tombstone
+from kpi_planner.months import MONTH_PATTERN, month_text, parse_month
 from kpi_planner.tombstones import vendor_tombstone_kind, write_tombstones
 
 
@@ -367,9 +367,6 @@ router = DefaultRouter()
 
 # -- serializer fields shared by every app's API -----------------------------------------------
 
-MONTH_RE = re.compile(r"^\d{4}-\d{2}$")
-# What MonthField and kpitree.services.parse_period accept, for the schema.
-MONTH_PATTERN = r"^(19\d\d|2\d\d\d)-(0[1-9]|1[0-2])$"
 MONTH_SCHEMA = {
     "type": "string",
     "pattern": MONTH_PATTERN,
@@ -387,8 +384,8 @@ class MonthTextField(serializers.CharField):
 class MonthField(serializers.DateField):
     """A month written "YYYY-MM" at the edges, the first day of the month inside.
 
-    Exactly four digits, a dash and two digits, years 1900-2999: the months that actuals,
-    targets and rollups accept (kpitree.services.parse_period)."""
+    The months that actuals, targets and rollups accept (kpi_planner.months.parse_month),
+    written exactly: no spaces around them."""
 
     default_error_messages = {"month": _("Write the month as YYYY-MM.")}
 
@@ -396,15 +393,13 @@ class MonthField(serializers.DateField):
         super().__init__(format="%Y-%m", input_formats=["%Y-%m"], **kwargs)
 
     def to_internal_value(self, value):
-        if not isinstance(value, str) or not MONTH_RE.match(value):
-            self.fail("month")
-        month = super().to_internal_value(value)
-        if not 1900 <= month.year <= 2999:
+        month = parse_month(value) if isinstance(value, str) and value == value.strip() else None
+        if month is None:
             self.fail("month")
         return month
 
     def to_representation(self, value):
-        return None if value is None else f"{value.year:04d}-{value.month:02d}"
+        return None if value is None else month_text(value)
 
 
 class ValidatedModelSerializer(serializers.ModelSerializer):

@@ -1,8 +1,12 @@
 """Admin for KPI trees. Targets, actuals and nodes are read-only here on purpose: they change only
 through kpitree.services (the one write path, with validation, locking and audit)."""
 
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 
+from kpi_planner.access import can_manage
+from kpitree.catalogue import KpiTemplate, TemplateNode, TreeTemplate, template_problems
 from kpitree.models import Actual, Node, Target, Tree, ValueAudit
 from kpitree.services import mark_stale
 
@@ -59,17 +63,6 @@ class ValueAuditAdmin(ReadOnlyAdmin):
 
 
 # -- the template catalogue: data that managers extend here ---------------------------------------
-
-from django import forms  # noqa: E402
-from django.core.exceptions import ValidationError  # noqa: E402
-
-from kpi_planner.access import can_manage  # noqa: E402
-from kpitree.catalogue import (  # noqa: E402 - importing it registers the catalogue models
-    KpiTemplate,
-    TemplateNode,
-    TreeTemplate,
-    template_problems,
-)
 
 
 class ManagersEditAdmin(admin.ModelAdmin):

@@ -39,6 +39,7 @@ from kpi_planner.api import (
 )
 from kpi_planner.codes import CODE_URL_RE
 from kpi_planner.errors import Problem, ServiceError
+from kpi_planner.months import parse_month
 from kpitree import engine, node_sync, queries, services
 from kpitree.models import Actual, Grain, Node, Rationale, Target, Tree, ValueAudit
 
@@ -363,7 +364,7 @@ def _period_filters(request, qs):
     for param, lookup in (("period_from", "period__gte"), ("period_to", "period__lte")):
         raw = request.query_params.get(param)
         if raw:
-            period = services.parse_period(raw)
+            period = parse_month(raw)
             if period is None:
                 raise exceptions.ValidationError({param: _("Write the month as YYYY-MM.")})
             qs = qs.filter(**{lookup: period})
@@ -502,7 +503,7 @@ class RollupView(TreeScopedMixin, APIView):
     def get(self, request, tree_code: str) -> Response:
         tree = self.tree()
         grain = request.query_params.get("grain", "month")
-        period = services.parse_period(request.query_params.get("period", ""))
+        period = parse_month(request.query_params.get("period", ""))
         problems = []
         if grain not in Grain.values:
             problems.append(Problem(str(_("grain must be month, quarter or year.")), field="grain"))
@@ -530,7 +531,7 @@ class RollupView(TreeScopedMixin, APIView):
 
 
 router.register("trees", TreeViewSet, basename="tree")
-router.register(r"trees/(?P<tree_code>[A-Za-z0-9._-]+)/nodes", NodeViewSet, basename="tree-node")
+router.register(rf"trees/(?P<tree_code>{CODE_URL_RE})/nodes", NodeViewSet, basename="tree-node")
 router.register("actuals", ActualViewSet, basename="actual")
 
 

@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from engagements.models import Engagement, OutsourcingType
 from kpi_planner.access import engagements_for, nodes_for
 from kpi_planner.codes import code_validator
+from kpi_planner.months import parse_month
 from kpitree import queries, services
 from kpitree.catalogue import TreeTemplate
 from kpitree.models import (
@@ -60,7 +61,7 @@ class MonthField(forms.CharField):
         value = super().to_python(value)
         if value in self.empty_values:
             return None
-        month = services.parse_period(value)
+        month = parse_month(value)
         if month is None:
             raise ValidationError(_("Write the month as YYYY-MM."), code="invalid")
         return month

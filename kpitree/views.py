@@ -32,6 +32,7 @@ from kpi_planner.access import (
     trees_for,
 )
 from kpi_planner.errors import ServiceError, add_form_errors
+from kpi_planner.months import parse_month
 from kpi_planner.templatetags.kpi_format import month
 from kpitree import forms, queries, services, target_gap
 from kpitree.catalogue import TreeTemplate
@@ -140,7 +141,7 @@ def tree_list(request: HttpRequest) -> HttpResponse:
 
 def _tree_context(request: HttpRequest, tree: Tree) -> dict:
     mode = request.GET.get("view", "")
-    period = services.parse_period(request.GET.get("period", ""))
+    period = parse_month(request.GET.get("period", ""))
     # Links of thousands of nodes are built from this prefix, not reversed one by one.
     node_base = reverse("kpitree:node_edit", args=[tree.code, "_"])[:-2]
     data = queries.tree_view(user=request.user, tree=tree, period=period, node_base=node_base)
@@ -360,7 +361,7 @@ def node_targets(request: HttpRequest, tree: Tree, node_code: str) -> HttpRespon
     node = _node(request, tree, node_code)
     manager_only(request)
     source = request.POST if request.method == "POST" else request.GET
-    first = services.parse_period(source.get("from", "")) or tree.start_month
+    first = parse_month(source.get("from", "")) or tree.start_month
     first = min(max(first, tree.start_month), tree.end_month)
     months = queries.target_grid(node, first)
     form = forms.TargetsForm(request.POST or None, months=months)

@@ -18,6 +18,7 @@ from engagements.models import Engagement
 from kpi_planner.access import engagements_for
 from kpi_planner.api import MonthTextField, router
 from kpi_planner.codes import CODE_URL_RE
+from kpi_planner.months import MONTH_URL_RE
 from portal import services
 
 
@@ -62,7 +63,7 @@ class SubmissionViewSet(viewsets.ViewSet):
 
     pagination_class = OnePage
     lookup_field = "period"
-    lookup_value_regex = r"\d{4}-\d{2}"
+    lookup_value_regex = MONTH_URL_RE
     serializer_class = SubmissionSerializer
 
     def _engagement(self) -> Engagement:

@@ -32,7 +32,7 @@ from engagements.models import (
 )
 from kpi_planner.access import can_manage, can_report, nodes_for
 from kpi_planner.errors import Problem, ServiceError
-from kpi_planner.months import current_month, last_reportable_month, month_add
+from kpi_planner.months import current_month, last_reportable_month, month_add, parse_month
 from kpitree.engine import month_range
 from kpitree.models import Actual, Node, RollupRule, Source, ValueAudit
 from kpitree.services import (
@@ -41,7 +41,6 @@ from kpitree.services import (
     actuals_record,
     has_nul,
     nul_message,
-    parse_period,
 )
 from portal import notifications
 
@@ -87,7 +86,7 @@ def engagement_months(engagement: Engagement) -> list[dt.date]:
 
 def month_of_engagement(engagement: Engagement, text: str) -> dt.date | None:
     """'2026-04' → date when it is one of the engagement's months, else None (a 404 at the edge)."""
-    period = parse_period(text)
+    period = parse_month(text)
     if period is None or not (engagement.start_month <= period <= engagement.end_month):
         return None
     return period

@@ -27,8 +27,9 @@ from django.utils.translation import gettext as _
 from engagements.models import Engagement, Submission, SubmissionStatus, User
 from kpi_planner.access import can_report
 from kpi_planner.errors import Problem, ServiceError
+from kpi_planner.months import parse_month
 from kpitree.models import Actual, Node, RollupRule
-from kpitree.services import RecordError, RecordResult, actuals_record, parse_number, parse_period
+from kpitree.services import RecordError, RecordResult, actuals_record, parse_number
 from portal.services import (
     WorkflowError,
     in_plan,
@@ -381,7 +382,7 @@ def _check_row(
             LineError(line, _("“%(value)s” is not a number.") % {"value": cells["value"]}, "value")
         )
     period_text = _period_text(cells.get("period", ""), default_period)
-    period = parse_period(period_text)
+    period = parse_month(period_text)
     if period is None:
         problems.append(
             LineError(

@@ -1,12 +1,13 @@
 from django.urls import path, register_converter
 
+from kpi_planner.months import MONTH_URL_RE
 from portal import views
 
 
 class MonthConverter:
     """A month in a URL: YYYY-MM (kept as text; the view checks it is the engagement's)."""
 
-    regex = r"\d{4}-\d{2}"
+    regex = MONTH_URL_RE
 
     def to_python(self, value: str) -> str:
         return value

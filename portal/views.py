@@ -35,10 +35,9 @@ from kpi_planner.access import (
     proposals_for,
 )
 from kpi_planner.errors import Problem, ServiceError, add_form_errors, refuse_if_forbidden
-from kpi_planner.months import current_month, last_reportable_month, month_add
+from kpi_planner.months import current_month, last_reportable_month, month_add, parse_month
 from kpitree.engine import month_range
 from kpitree.models import Actual, Grain, Rollup, Target, ValueAudit
-from kpitree.services import parse_period
 from portal import notifications, services, uploads
 from portal.forms import (
     DecisionForm,
@@ -132,7 +131,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_GET
 def submissions(request: HttpRequest) -> HttpResponse:
     """Engagements × months with each month's status: the manager's overview."""
-    last = parse_period(request.GET.get("to", "")) or current_month()
+    last = parse_month(request.GET.get("to", "")) or current_month()
     months = [month_add(last, -k) for k in range(HISTORY_MONTHS)]
     engagements = list(engagements_for(request.user).order_by("vendor__code", "code"))
     statuses = month_statuses(engagements)
@@ -485,7 +484,7 @@ def history(request: HttpRequest, code: str) -> HttpResponse:
     selected = next((n.pk for n in nodes if str(n.pk) == node_id), None)
     if node_id:
         audits = audits.filter(node_id=selected) if selected else audits.none()
-    period = parse_period(request.GET.get("period", ""))
+    period = parse_month(request.GET.get("period", ""))
     if period:
         audits, events = audits.filter(period=period), events.filter(period=period)
     page = Paginator(audits.order_by("-at", "-id"), 100).get_page(request.GET.get("page"))

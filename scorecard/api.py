@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from kpi_planner.access import engagements_for
 from kpi_planner.api import CODE_PATTERN, MONTH_PATTERN, code_or_404
 from kpi_planner.errors import Problem, ServiceError
-from kpitree.services import parse_period
+from kpi_planner.months import parse_month
 from scorecard import queries
 from scorecard.models import ScoreSnapshot
 
@@ -119,7 +119,7 @@ def engagement_scorecard(request: Request, code: str) -> Response:
         engagements_for(request.user).select_related("scoring"), code=code_or_404(code)
     )
     grain = request.query_params.get("grain", "month")
-    month = parse_period(request.query_params.get("period", ""))
+    month = parse_month(request.query_params.get("period", ""))
     problems = []
     if month is None:
         problems.append(Problem(_("Write the month as YYYY-MM."), field="period"))

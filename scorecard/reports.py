@@ -21,7 +21,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from engagements.models import Engagement
-from kpitree.services import parse_period
+from kpi_planner.months import parse_month
 from scorecard import charts, queries
 from scorecard.scoring import PERSPECTIVES
 from scorecard.tables import Numbers, status_label
@@ -35,7 +35,7 @@ STATUS_FILL = {"green": "009E73", "amber": "E69F00", "red": "D55E00", "none": "9
 def _month_of(period: dt.date | str) -> dt.date:
     if isinstance(period, dt.date):
         return period.replace(day=1)
-    month = parse_period(period)
+    month = parse_month(period)
     if month is None:
         raise ValueError(f"not a month: {period!r}")
     return month

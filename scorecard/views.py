@@ -35,9 +35,8 @@ from kpi_planner.access import (
     nodes_for,
     trees_for,
 )
-from kpi_planner.months import month_add
+from kpi_planner.months import month_add, parse_month
 from kpitree.models import Rationale
-from kpitree.services import parse_period
 from scorecard import charts, queries, reports, scoring, services
 from scorecard.forecast import AT_RISK_BELOW
 from scorecard.funnel import funnel_factors, funnel_steps
@@ -71,7 +70,7 @@ def _month(request: HttpRequest, nodes) -> tuple[dt.date, bool]:
     """The month asked for (?period=YYYY-MM), else the last month with actuals; and whether the
     request's period was unreadable (then the page says so and shows the default)."""
     raw = request.GET.get("period", "")
-    month = parse_period(raw) if raw else None
+    month = parse_month(raw) if raw else None
     if month is not None:
         return month, False
     return queries.latest_month(nodes), bool(raw)
@@ -529,7 +528,7 @@ def weights(request: HttpRequest, code: str) -> HttpResponse:
             request, _("The perspective weights were saved; the scores are recomputed.")
         )
     url = reverse("scorecard:engagement", args=[eng.code])
-    period = parse_period(request.POST.get("period", ""))
+    period = parse_month(request.POST.get("period", ""))
     return redirect(f"{url}?period={period:%Y-%m}" if period else url)
 
 

@@ -11,6 +11,7 @@ of the tree. One module per sub-domain (as zulip's `zerver/actions/`):
 - `trees`: create, copy, apply a template, restore a tree.
 """
 
+from kpi_planner.months import parse_month as parse_period
 from kpitree.recompute import mark_stale
 from kpitree.services.common import (
     RecordError,
@@ -18,7 +19,6 @@ from kpitree.services.common import (
     has_nul,
     nul_message,
     parse_number,
-    parse_period,
 )
 from kpitree.services.nodes import (
     NODE_FIELDS,

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import math
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -13,21 +11,7 @@ from django.utils.translation import gettext as _
 
 from kpi_planner.errors import Problem, ServiceError
 
-PERIOD_RE = re.compile(r"^(\d{4})-(\d{2})$")
 CHUNK = 2000
-
-
-def parse_period(value: Any) -> dt.date | None:
-    """'2026-04' → date(2026, 4, 1); None when it is not a YYYY-MM month."""
-    if not isinstance(value, str):
-        return None
-    match = PERIOD_RE.match(value.strip())
-    if not match:
-        return None
-    year, month = int(match[1]), int(match[2])
-    if not (1 <= month <= 12 and 1900 <= year <= 2999):
-        return None
-    return dt.date(year, month, 1)
 
 
 def parse_number(value: Any) -> float | None:

@@ -15,6 +15,7 @@ from engagements.models import Role, Submission, SubmissionStatus
 from kpi_planner.access import can_manage, can_write_actual, nodes_for, role_of, trees_for
 from kpi_planner.errors import Problem
 from kpi_planner.months import current_month, last_reportable_month
+from kpi_planner.months import parse_month as parse_period
 from kpitree import events
 from kpitree.bulk import insert_rows, update_rows
 from kpitree.models import (
@@ -38,7 +39,6 @@ from kpitree.services.common import (
     has_nul,
     nul_message,
     parse_number,
-    parse_period,
 )
 
 # -- actuals and targets ------------------------------------------------------------------------
