@@ -12,7 +12,6 @@ from engagements.models import ImprovementProposal, Notification
 from kpitree.services import actuals_record
 from portal import services
 from portal import urls as portal_urls
-from tests.engagements.portal_fixtures import *  # noqa: F403
 
 # Values for the path parameters of every portal URL, pointing at adbridge's engagement ADS-1.
 PARAMS = {"code": "ADS-1", "period": "2026-10", "fmt": "csv"}

@@ -10,8 +10,7 @@ from kpitree.models import Actual
 from kpitree.services import RecordError, actuals_record
 from portal import services
 from portal.services import WorkflowError
-from tests.engagements.portal_fixtures import *  # noqa: F403
-from tests.engagements.portal_fixtures import OCT, month_rows
+from tests.portal.helpers import OCT, month_rows
 
 
 @pytest.fixture

@@ -7,8 +7,7 @@ import pytest
 from engagements.models import Submission, SubmissionEvent
 from kpitree.models import Actual, ValueAudit
 from kpitree.services import actuals_record
-from tests.engagements.portal_fixtures import *  # noqa: F403
-from tests.engagements.portal_fixtures import OCT, month_rows
+from tests.portal.helpers import OCT, month_rows
 
 URL = "/portal/engagements/CALL-1/2026-10/"
 

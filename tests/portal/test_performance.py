@@ -12,7 +12,6 @@ from django.test.utils import CaptureQueriesContext
 from kpitree.models import Actual, Node, Target, Tree
 from kpitree.services import actuals_record
 from portal import services
-from tests.engagements.portal_fixtures import *  # noqa: F403
 
 
 def url(engagement) -> str:

@@ -11,8 +11,7 @@ from rest_framework.test import APIClient
 from engagements.models import Submission, SubmissionEvent
 from kpitree.models import Actual
 from kpitree.services import actuals_record
-from tests.engagements.portal_fixtures import *  # noqa: F403
-from tests.engagements.portal_fixtures import month_rows
+from tests.portal.helpers import month_rows
 
 BASE = "/api/v1/engagements/CALL-1/submissions/"
 

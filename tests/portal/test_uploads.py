@@ -13,8 +13,7 @@ from kpitree.models import Actual, ValueAudit
 from kpitree.services import actuals_record
 from portal import services
 from portal.uploads import UploadError, upload_actuals
-from tests.engagements.portal_fixtures import *  # noqa: F403
-from tests.engagements.portal_fixtures import OCT, month_rows
+from tests.portal.helpers import OCT, month_rows
 
 HEADER = "tree,node,name,unit,period,value,comment,next_action\r\n"
 GOOD = HEADER + (

@@ -14,7 +14,7 @@ from kpitree.services import actuals_record
 from portal import services
 from portal.tasks import send_approval_digest, send_reminders
 from tests.conftest import make_user
-from tests.engagements.portal_fixtures import TOKYO, month_rows
+from tests.portal.helpers import TOKYO, month_rows
 
 
 @pytest.fixture

@@ -10,8 +10,7 @@ from kpitree.models import Actual, ValueAudit
 from kpitree.services import actuals_record
 from portal import services
 from portal.services import WorkflowError
-from tests.engagements.portal_fixtures import *  # noqa: F403
-from tests.engagements.portal_fixtures import NOV_FIRST, month_rows
+from tests.portal.helpers import NOV_FIRST, month_rows
 
 
 def propose(user, engagement, title="トークスクリプトの分岐追加"):

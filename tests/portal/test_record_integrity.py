@@ -13,8 +13,7 @@ from kpitree.models import Actual, Node, Target, ValueAudit
 from kpitree.services import RecordError, actuals_record, targets_record
 from portal import services
 from portal.services import WorkflowError
-from tests.engagements.portal_fixtures import *  # noqa: F403
-from tests.engagements.portal_fixtures import OCT, add_node, month_rows
+from tests.portal.helpers import OCT, add_node, month_rows
 
 
 @pytest.fixture
