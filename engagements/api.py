@@ -1,14 +1,16 @@
-"""API for users, vendors and engagements, addressed by username / code."""
+"""API for users, vendors and engagements, addressed by username / code.
+
+Serializers check and shape what is sent and returned; every write is a call to
+engagements.services (which also writes the tombstones of `?updated_since=`)."""
 
 from __future__ import annotations
 
-from django.contrib.auth.password_validation import validate_password
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext_lazy as _
-from rest_framework import exceptions, serializers, viewsets
+from rest_framework import serializers, viewsets
 from rest_framework.permissions import BasePermission
 
-from engagements.models import Engagement, Role, User, Vendor
+from engagements import services
+from engagements.models import Engagement, User, Vendor
 from kpi_planner.access import can_manage, engagements_for, users_for, vendors_for
 from kpi_planner.api import (
     IsManagerOrReadOnly,
@@ -17,6 +19,7 @@ from kpi_planner.api import (
     SyncCursorPagination,
     SyncMixin,
     ValidatedModelSerializer,
+    check_if_match,
     router,
 )
 from kpi_planner.codes import CODE_URL_RE
@@ -79,59 +82,29 @@ class UserSerializer(ValidatedModelSerializer):
         ]
 
     def validate_password(self, value: str) -> str:
-        try:
-            validate_password(value, self.instance)
-        except DjangoValidationError as exc:
-            raise serializers.ValidationError(exc.messages) from None
+        # Early, beside the other fields' errors; the service checks it again against the
+        # account as it will be (its username, names and e-mail).
+        problems = services.password_problems(value, account=self.instance)
+        if problems:
+            raise serializers.ValidationError([p.message for p in problems])
         return value
 
     def validate(self, attrs: dict) -> dict:
         if self.instance is None and not attrs.get("password"):
             raise serializers.ValidationError({"password": _("A new user needs a password.")})
         request = self.context.get("request")
-        if self.instance is not None and request and self.instance.pk == request.user.pk:
-            # A manager who disabled or demoted their own account would be locked out of the
-            # very screens that could undo it (possibly the last manager).
-            errors = {}
-            if attrs.get("is_active") is False:
-                errors["is_active"] = _("You cannot deactivate your own account.")
-            role = attrs.get("role", self.instance.role)
-            if (
-                role != self.instance.role
-                and role != Role.MANAGER
-                and not self.instance.is_superuser
-            ):
-                errors["role"] = _("You cannot give up your own manager role; ask another manager.")
-            if errors:
-                raise serializers.ValidationError(errors)
+        if self.instance is not None and request:
+            problems = services.own_account_problems(
+                user=request.user, account=self.instance, data=attrs
+            )
+            if problems:
+                raise serializers.ValidationError({str(p.field): p.message for p in problems})
         return super().validate(attrs)
-
-    def create(self, validated_data: dict) -> User:
-        password = validated_data.pop("password")
-        user = User(**validated_data)
-        user.set_password(password)
-        user.save()
-        return user
-
-    def update(self, instance: User, validated_data: dict) -> User:
-        password = validated_data.pop("password", None)
-        for key, value in validated_data.items():
-            setattr(instance, key, value)
-        if password:
-            instance.set_password(password)
-        instance.save()
-        return instance
 
 
 class IsManager(BasePermission):
     def has_permission(self, request, view) -> bool:
         return can_manage(request.user)
-
-
-class OwnAccount(exceptions.APIException):
-    status_code = 409
-    default_detail = _("You cannot delete your own account; ask another manager.")
-    default_code = "own_account"
 
 
 class UserViewSet(SyncMixin, viewsets.ModelViewSet):
@@ -147,10 +120,23 @@ class UserViewSet(SyncMixin, viewsets.ModelViewSet):
     def get_queryset(self):
         return users_for(self.request.user)
 
+    def perform_create(self, serializer) -> None:
+        data = dict(serializer.validated_data)
+        password = data.pop("password")
+        serializer.instance = services.user_create(
+            user=self.request.user, data=data, password=password
+        )
+
+    def perform_update(self, serializer) -> None:
+        data = dict(serializer.validated_data)
+        password = data.pop("password", None) or None
+        serializer.instance = self._saved = services.user_update(
+            user=self.request.user, account=serializer.instance, data=data, password=password
+        )
+
     def perform_destroy(self, instance: User) -> None:
-        if instance.pk == self.request.user.pk:
-            raise OwnAccount()
-        super().perform_destroy(instance)
+        check_if_match(self.request, instance)
+        services.user_delete(user=self.request.user, account=instance)
 
 
 class VendorViewSet(SyncMixin, viewsets.ModelViewSet):
@@ -167,8 +153,19 @@ class VendorViewSet(SyncMixin, viewsets.ModelViewSet):
     def get_queryset(self):
         return vendors_for(self.request.user)
 
-    def tombstone_vendor_ids(self, instance: Vendor) -> set[int]:
-        return {instance.pk}
+    def perform_create(self, serializer) -> None:
+        serializer.instance = services.vendor_create(
+            user=self.request.user, data=serializer.validated_data
+        )
+
+    def perform_update(self, serializer) -> None:
+        serializer.instance = self._saved = services.vendor_update(
+            user=self.request.user, vendor=serializer.instance, data=serializer.validated_data
+        )
+
+    def perform_destroy(self, instance: Vendor) -> None:
+        check_if_match(self.request, instance)
+        services.vendor_delete(user=self.request.user, vendor=instance)
 
 
 class EngagementViewSet(SyncMixin, viewsets.ModelViewSet):
@@ -186,8 +183,21 @@ class EngagementViewSet(SyncMixin, viewsets.ModelViewSet):
     def get_queryset(self):
         return engagements_for(self.request.user).select_related("manager")
 
-    def tombstone_vendor_ids(self, instance: Engagement) -> set[int]:
-        return {instance.vendor_id}
+    def perform_create(self, serializer) -> None:
+        serializer.instance = services.engagement_create(
+            user=self.request.user, data=serializer.validated_data
+        )
+
+    def perform_update(self, serializer) -> None:
+        serializer.instance = self._saved = services.engagement_update(
+            user=self.request.user,
+            engagement=serializer.instance,
+            data=serializer.validated_data,
+        )
+
+    def perform_destroy(self, instance: Engagement) -> None:
+        check_if_match(self.request, instance)
+        services.engagement_delete(user=self.request.user, engagement=instance)
 
 
 router.register("users", UserViewSet, basename="user")

@@ -1,12 +1,17 @@
-"""The demo scenario (Japanese): a client outsourcing to three vendors. Local use only."""
+"""The demo scenario (Japanese): a client outsourcing to three vendors. Local use only.
+
+Seeded through engagements.services, as the system (SYSTEM), like any other channel."""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.db import transaction
 
+from engagements import services
 from engagements.models import Engagement, Role, User, Vendor
+from engagements.services import SYSTEM
 
 DEMO_PASSWORD = "kpi-demo-2026"
 
@@ -80,38 +85,52 @@ USERS = [
 
 @transaction.atomic
 def seed_accounts_and_engagements() -> dict[str, int]:
-    """Create or refresh the demo vendors, engagements and users. Safe to run again."""
+    """Create or refresh the demo vendors, engagements and users. Safe to run again: what
+    exists is updated (a user keeps the password and language they chose)."""
     vendors = {}
     for code, name, email in VENDORS:
-        vendors[code], _ = Vendor.objects.update_or_create(
-            code=code, defaults={"name": name, "contact_email": email}
+        data: dict[str, Any] = {"code": code, "name": name, "contact_email": email}
+        vendor = Vendor.objects.filter(code=code).first()
+        vendors[code] = (
+            services.vendor_update(user=SYSTEM, vendor=vendor, data=data)
+            if vendor
+            else services.vendor_create(user=SYSTEM, data=data)
         )
     users = {}
     for username, role, vendor_code, last, first, language in USERS:
-        user, created = User.objects.get_or_create(username=username)
-        user.role = role
-        user.vendor = vendors[vendor_code] if vendor_code else None
-        user.last_name, user.first_name = last, first
-        user.email = f"{username}@example.jp"
-        if created:
-            user.language = language
-            user.set_password(DEMO_PASSWORD)
-        user.save()
-        users[username] = user
-    for code, name, vendor, otype, phase, start, end, fee, due, cadence in ENGAGEMENTS:
-        Engagement.objects.update_or_create(
-            code=code,
-            defaults={
-                "name": name,
-                "vendor": vendors[vendor],
-                "outsourcing_type": otype,
-                "phase": phase,
-                "start_month": start,
-                "end_month": end,
-                "monthly_fee": fee,
-                "actuals_due_day": due,
-                "review_cadence": cadence,
-                "manager": users["manager"],
-            },
+        data = {
+            "username": username,
+            "role": role,
+            "vendor": vendors[vendor_code] if vendor_code else None,
+            "last_name": last,
+            "first_name": first,
+            "email": f"{username}@example.jp",
+        }
+        account = User.objects.filter(username=username).first()
+        users[username] = (
+            services.user_update(user=SYSTEM, account=account, data=data)
+            if account
+            else services.user_create(
+                user=SYSTEM, data={**data, "language": language}, password=DEMO_PASSWORD
+            )
         )
+    for code, name, owner, otype, phase, start, end, fee, due, cadence in ENGAGEMENTS:
+        data = {
+            "code": code,
+            "name": name,
+            "vendor": vendors[owner],
+            "outsourcing_type": otype,
+            "phase": phase,
+            "start_month": start,
+            "end_month": end,
+            "monthly_fee": fee,
+            "actuals_due_day": due,
+            "review_cadence": cadence,
+            "manager": users["manager"],
+        }
+        engagement = Engagement.objects.filter(code=code).first()
+        if engagement:
+            services.engagement_update(user=SYSTEM, engagement=engagement, data=data)
+        else:
+            services.engagement_create(user=SYSTEM, data=data)
     return {"vendors": len(VENDORS), "engagements": len(ENGAGEMENTS), "users": len(USERS)}

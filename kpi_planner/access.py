@@ -25,10 +25,17 @@ from django.db.models import QuerySet
 from kpi_planner.roles import Role
 
 if TYPE_CHECKING:
+    from django.http import HttpRequest
+
     from engagements.models import Engagement, ImprovementProposal, Notification, User, Vendor
     from kpitree.models import Node, Tree
 
     AnyUser = User | AnonymousUser
+
+    class AuthenticatedHttpRequest(HttpRequest):
+        """The request of a view behind `login_required`: no anonymous user gets there."""
+
+        user: User
 
 
 def _model(label: str) -> Any:

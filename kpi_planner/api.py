@@ -13,7 +13,6 @@ import hashlib
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
 from django.db.models import ProtectedError
 from django.http import Http404
 from django.utils import timezone
@@ -32,10 +31,10 @@ from rest_framework.views import set_rollback
 
 from kpi_planner.access import can_manage, sees_everything, vendor_scope
 from kpi_planner.codes import CODE_PATTERN, code_validator, is_code
-from kpi_planner.errors import ServiceError
+from kpi_planner.errors import IN_USE_MESSAGE, ServiceError
 from kpi_planner.models import Tombstone
 from kpi_planner.months import MONTH_PATTERN, month_text, parse_month
-from kpi_planner.tombstones import vendor_tombstone_kind, write_tombstones
+from kpi_planner.tombstones import vendor_tombstone_kind
 
 
 def code_or_404(value: str) -> str:
@@ -224,16 +223,17 @@ class SyncMixin:
 
     Tombstones are scoped like the objects were: callers who see everything read the plain
     `kind`; a caller confined to a vendor reads only the copies `kind@<vendor id>` written for the
-    vendors that could see the object, so another vendor's deletions do not leak."""
+    vendors that could see the object, so another vendor's deletions do not leak.
+
+    Writes are the viewset's: its perform_create / perform_update / perform_destroy call the
+    app's services, which write the tombstones (kpi_planner.tombstones). perform_update sets
+    `self._saved` (the URL may name the old code of an object just renamed); perform_destroy
+    calls check_if_match first."""
 
     tombstone_kind: str = ""
 
     def tombstone_scope(self) -> str:
         return ""
-
-    def tombstone_vendor_ids(self, instance) -> set[int]:
-        """Vendors whose users could see `instance` (each gets its own copy of the tombstone)."""
-        return set()
 
     def visible_tombstones(self, since: datetime.datetime):
         user = self.request.user
@@ -276,36 +276,6 @@ class SyncMixin:
         response["ETag"] = etag_of(type(saved)._default_manager.get(pk=saved.pk))
         return response
 
-    def perform_update(self, serializer) -> None:
-        """Save; a renamed object leaves a tombstone under its old code, and vendors that can no
-        longer see it (e.g. an engagement moved to another vendor) get one too."""
-        old_code = _natural_key(serializer.instance)
-        old_vendors = self.tombstone_vendor_ids(serializer.instance)
-        with transaction.atomic():
-            super().perform_update(serializer)
-            self._saved = serializer.instance
-            if _natural_key(self._saved) != old_code:
-                write_tombstones(
-                    self.tombstone_kind, self.tombstone_scope(), [old_code], old_vendors
-                )
-            else:
-                lost = old_vendors - self.tombstone_vendor_ids(self._saved)
-                write_tombstones(
-                    self.tombstone_kind, self.tombstone_scope(), [old_code], lost, plain=False
-                )
-
-    def perform_destroy(self, instance) -> None:
-        check_if_match(self.request, instance)
-        code, vendor_ids = _natural_key(instance), self.tombstone_vendor_ids(instance)
-        with transaction.atomic():
-            # A protected object raises here (409) before any tombstone is written.
-            instance.delete()
-            write_tombstones(self.tombstone_kind, self.tombstone_scope(), [code], vendor_ids)
-
-
-def _natural_key(instance) -> str:
-    return getattr(instance, "code", None) or instance.get_username()
-
 
 def etag_of(instance) -> str:
     """Changes whenever the object does: its updated_at, or (models without one, e.g. users) the
@@ -320,9 +290,7 @@ def etag_of(instance) -> str:
 
 class InUse(exceptions.APIException):
     status_code = 409
-    default_detail = _(
-        "This object is still used by others (e.g. a vendor's engagements); delete or move those first."
-    )
+    default_detail = IN_USE_MESSAGE
     default_code = "in_use"
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils.translation import gettext_lazy
 
 # Codes whose problems are about the state of the data, not the request: 409 when they are all
 # there is (a locked month, a step that does not fit the month's status, a stale ETag, an object
@@ -74,6 +75,17 @@ class ServiceError(Exception):
         for problem in self.problems:
             out.setdefault(problem.field, []).append(problem.message)
         return out
+
+
+# Django's ProtectedError as the service's refusal (a vendor's engagements, a node's actuals).
+IN_USE_MESSAGE = gettext_lazy(
+    "This object is still used by others (e.g. a vendor's engagements); delete or move those first."
+)
+
+
+def in_use_error() -> ServiceError:
+    """The object is still used by others (a PROTECT reference): 409, nothing deleted."""
+    return ServiceError([Problem(str(IN_USE_MESSAGE), code="in_use")])
 
 
 def refuse_if_forbidden(exc: ServiceError) -> None:

@@ -1,14 +1,20 @@
 """Admin for KPI trees. Targets, actuals and nodes are read-only here on purpose: they change only
 through kpitree.services (the one write path, with validation, locking and audit)."""
 
+from collections.abc import Mapping
+from typing import Any
+
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 
+from engagements.admin import ServiceAdmin
 from kpi_planner.access import can_manage
+from kpitree import services
 from kpitree.catalogue import KpiTemplate, TemplateNode, TreeTemplate, template_problems
 from kpitree.models import Actual, Node, Target, Tree, ValueAudit
-from kpitree.services import mark_stale
+
+ROLLUP_STATE = ("data_version", "computed_version", "computed_at", "queued_at")
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -23,18 +29,26 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Tree)
-class TreeAdmin(admin.ModelAdmin):
+class TreeAdmin(ServiceAdmin):
+    """Saves through tree_create / tree_update. Archiving is a delete through the API or the
+    editor (tree_delete, with its tombstones), so `archived_at` is only shown here."""
+
     list_display = ("code", "name", "start_month", "end_month", "fiscal_year_start", "computed_at")
     search_fields = ("code", "name")
-    readonly_fields = ("data_version", "computed_version", "computed_at", "queued_at")
+    fields = (*services.TREE_FIELDS, "archived_at", *ROLLUP_STATE)
+    readonly_fields = ("archived_at", *ROLLUP_STATE)
+    fields_of_service = services.TREE_FIELDS
 
     def has_delete_permission(self, request, obj=None) -> bool:
         # Deleting a tree would take its actuals, targets and audit rows with it.
         return False
 
-    def save_model(self, request, obj: Tree, form, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        mark_stale([obj.pk])  # thresholds or months may have changed: recompute
+    def service_create(self, request, data: Mapping[str, Any]) -> Tree:
+        return services.tree_create(user=request.user, data=data)
+
+    def service_update(self, request, obj: Tree, data: Mapping[str, Any]) -> Tree:
+        # New months, fiscal year or thresholds mark the rollups stale (tree_update).
+        return services.tree_update(user=request.user, tree=obj, data=data)
 
 
 @admin.register(Node)

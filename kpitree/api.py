@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
@@ -35,13 +35,12 @@ from kpi_planner.api import (
     code_params,
     parse_updated_since,
     router,
-    write_tombstones,
 )
 from kpi_planner.codes import CODE_URL_RE
 from kpi_planner.errors import Problem, ServiceError
 from kpi_planner.months import parse_month
 from kpitree import engine, node_sync, queries, services
-from kpitree.models import Actual, Grain, Node, Rationale, Target, Tree, ValueAudit
+from kpitree.models import Actual, Grain, Node, Rationale, Target, Tree
 
 
 def month_parameter(name: str, **kwargs) -> OpenApiParameter:
@@ -62,17 +61,6 @@ class TreeSerializer(ValidatedModelSerializer):
     # ValidatedModelSerializer runs.
 
 
-# Tree fields the rollups depend on (a change to one of them queues a recompute).
-RECOMPUTE_FIELDS = (
-    "start_month",
-    "end_month",
-    "fiscal_year_start",
-    "green_threshold",
-    "amber_threshold",
-    "score_cap",
-)
-
-
 class TreeViewSet(SyncMixin, viewsets.ModelViewSet):
     """KPI trees (plans), addressed by code; months are "YYYY-MM". Lists take
     `?updated_since=` (deletions as tombstones); single objects carry an ETag."""
@@ -87,37 +75,21 @@ class TreeViewSet(SyncMixin, viewsets.ModelViewSet):
     def get_queryset(self) -> QuerySet[Tree]:
         return trees_for(self.request.user)
 
-    def perform_update(self, serializer: TreeSerializer) -> None:
-        before = {f: getattr(serializer.instance, f) for f in RECOMPUTE_FIELDS}
-        super().perform_update(serializer)
-        tree = serializer.instance
-        if any(getattr(tree, f) != value for f, value in before.items()):
-            # The months, fiscal year or thresholds changed: the rollups must follow.
-            services.mark_stale([tree.pk])
+    def perform_create(self, serializer) -> None:
+        serializer.instance = services.tree_create(
+            user=self.request.user, data=serializer.validated_data
+        )
+
+    def perform_update(self, serializer) -> None:
+        serializer.instance = self._saved = services.tree_update(
+            user=self.request.user, tree=serializer.instance, data=serializer.validated_data
+        )
 
     def perform_destroy(self, instance: Tree) -> None:
         """A tree with actuals, targets or audit history is archived, not deleted; the sync
         contract is the same (a tombstone for the code)."""
-        has_history = (
-            Actual.objects.filter(node__tree=instance).exists()
-            or Target.objects.filter(node__tree=instance).exists()
-            or ValueAudit.objects.filter(node__tree=instance).exists()
-        )
-        if not has_history:
-            super().perform_destroy(instance)
-            return
         check_if_match(self.request, instance)
-        with transaction.atomic():
-            Tree.objects.filter(pk=instance.pk).update(archived_at=timezone.now())
-            write_tombstones("tree", "", [instance.code], self.tombstone_vendor_ids(instance))
-
-    def tombstone_vendor_ids(self, instance: Tree) -> set[int]:
-        # The vendors that saw the tree: those owning one of its nodes.
-        return set(
-            instance.nodes.filter(engagement__isnull=False).values_list(
-                "engagement__vendor_id", flat=True
-            )
-        )
+        services.tree_delete(user=self.request.user, tree=instance)
 
 
 class NodeSerializer(serializers.ModelSerializer):
@@ -164,14 +136,6 @@ class NodeSerializer(serializers.ModelSerializer):
         if errors:
             raise serializers.ValidationError(errors)
         return attrs
-
-    def save(self, **kwargs) -> Node:
-        node = self.instance or Node(tree=self.context["tree"])
-        # A refusal (Django's ValidationError) rises to kpi_planner.api.exception_handler.
-        self.instance = services.node_save(
-            user=self.context["request"].user, node=node, data=self.validated_data
-        )
-        return self.instance
 
 
 class TreeScopedMixin:
@@ -272,8 +236,16 @@ class NodeViewSet(TreeScopedMixin, SyncMixin, viewsets.ModelViewSet):
     def get_serializer_context(self) -> dict:
         return {**super().get_serializer_context(), "tree": self.tree()}
 
-    def tombstone_vendor_ids(self, instance: Node) -> set[int]:
-        return {instance.engagement.vendor_id} if instance.engagement_id else set()
+    # A refusal (Django's ValidationError) rises to kpi_planner.api.exception_handler.
+    def perform_create(self, serializer) -> None:
+        serializer.instance = services.node_save(
+            user=self.request.user, node=Node(tree=self.tree()), data=serializer.validated_data
+        )
+
+    def perform_update(self, serializer) -> None:
+        serializer.instance = self._saved = services.node_update(
+            user=self.request.user, node=serializer.instance, data=serializer.validated_data
+        )
 
     def perform_destroy(self, instance: Node) -> None:
         """DELETE keeps its sync contract (tombstones, also per vendor), and archives a node
@@ -552,7 +524,6 @@ class LintView(TreeScopedMixin, APIView):
         )
     )
     def get(self, request, tree_code: str) -> Response:
-        from django.utils import timezone
 
         from kpitree import lint
 

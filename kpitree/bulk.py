@@ -9,7 +9,7 @@ from django.db import connection, models
 COPY_FROM = 500  # below this, bulk_create is as fast and simpler
 
 
-def _column_field(model: type[models.Model], name: str) -> models.Field:
+def concrete_field(model: type[models.Model], name: str) -> models.Field:
     """The concrete field `name` of `model` (reverse relations and generic keys have no column)."""
     field = model._meta.get_field(name)
     if not isinstance(field, models.Field):
@@ -23,7 +23,7 @@ def insert_rows(model: type[models.Model], fields: Sequence[str], rows: Sequence
         return
     if connection.vendor == "postgresql" and len(rows) >= COPY_FROM:
         columns = ", ".join(
-            connection.ops.quote_name(_column_field(model, f).column) for f in fields
+            connection.ops.quote_name(concrete_field(model, f).column) for f in fields
         )
         table = connection.ops.quote_name(model._meta.db_table)
         with connection.cursor() as cursor:
@@ -32,7 +32,7 @@ def insert_rows(model: type[models.Model], fields: Sequence[str], rows: Sequence
                 for row in rows:
                     copy.write_row(row)
         return
-    attnames = [_column_field(model, f).attname for f in fields]
+    attnames = [concrete_field(model, f).attname for f in fields]
     model._default_manager.bulk_create(
         [model(**dict(zip(attnames, row, strict=True))) for row in rows], batch_size=1000
     )
@@ -57,7 +57,7 @@ def update_rows(model: type[models.Model], fields: Sequence[str], rows: Sequence
     pk_field = meta.pk
     assert pk_field is not None  # every concrete model has a primary key
     pk = q(pk_field.column)
-    concrete = [_column_field(model, f) for f in fields]
+    concrete = [concrete_field(model, f) for f in fields]
     columns = [q(field.column) for field in concrete]
     vendor = connection.vendor
     size = UPDATE_CHUNK.get(vendor, 500)

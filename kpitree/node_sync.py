@@ -31,7 +31,7 @@ from kpi_planner.access import can_manage
 from kpi_planner.errors import Problem
 from kpi_planner.tombstones import write_tombstones
 from kpitree import services
-from kpitree.bulk import update_rows
+from kpitree.bulk import concrete_field, update_rows
 from kpitree.formula import FormulaError, formula_names, parse_formula
 from kpitree.models import Node, RollupRule, TimeAggregation, Tree
 from kpitree.services.common import _as_rows, _error
@@ -212,7 +212,7 @@ def _converted(model_field: models.Field, value: Any) -> tuple[Any, str | None]:
 
 
 @transaction.atomic
-def nodes_sync(*, user, tree: Tree, rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:  # noqa: C901, PLR0912, PLR0915 - too long; to split (issue 11 note)
+def nodes_sync(*, user, tree: Tree, rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
     """Upsert the nodes of `tree` by code from `rows` (the fields of the node API, `parent` and
     `engagement` as codes): all rows or none; returns {"created", "updated", "unchanged"}.
 
@@ -228,119 +228,173 @@ def nodes_sync(*, user, tree: Tree, rows: Sequence[Mapping[str, Any]]) -> dict[s
     rows = _as_rows(rows)
     # Serialise the syncs of one tree: each validates against the nodes it read.
     list(Tree.objects.select_for_update().filter(pk=tree.pk).values_list("pk", flat=True))
-    existing = {n.code: n for n in Node.objects.filter(tree=tree)}
-    archived = set(
-        Node.all_objects.filter(tree=tree, archived_at__isnull=False).values_list("code", flat=True)
-    )
-    code_of = {n.pk: n.code for n in existing.values()}
-    errors: list[Problem] = []
+    sync = _Sync(tree)
+    for i, row in enumerate(rows):
+        sync.read_row(i, row)
+    sync.match_engagements()
+    sync.plan_tree()
+    for item in sync.items:
+        if not item.unconverted:
+            sync.check_rules(item)
+    if sync.errors:
+        raise services.RecordError(sync.errors)
+    return _write(tree, sync.items, sync.final, sync.vendor_of)
 
-    def fail(item: _Item | int, name: str | None, message: str) -> None:
+
+class _Sync:
+    """One call of nodes_sync, step by step: each row alone (its code, fields and types); the
+    engagements named; the tree after the sync (parents, children, cycles); each node's rules.
+    Every problem is kept with its row's index; the steps go on after one, so that all are
+    reported at once."""
+
+    def __init__(self, tree: Tree) -> None:
+        self.tree = tree
+        self.existing = {n.code: n for n in Node.objects.filter(tree=tree)}
+        self.archived = set(
+            Node.all_objects.filter(tree=tree, archived_at__isnull=False).values_list(
+                "code", flat=True
+            )
+        )
+        # id → code of the tree's nodes (looked up with a parent id, None for a root)
+        self.code_of: dict[int | None, str] = {n.pk: n.code for n in self.existing.values()}
+        self.errors: list[Problem] = []
+        self.items: list[_Item] = []
+        self.first_row: dict[str, int] = {}  # code → index of the row that sent it first
+        # engagement id → its vendor (the engagements named, and those the nodes had)
+        self.vendor_of: dict[int | None, int] = {}
+        # The tree after the sync: code → node, its parent's code, the children's codes.
+        self.final: dict[str, Node] = {}
+        self.parent_of: dict[str, str | None] = {}
+        self.children: dict[str | None, list[str]] = {}
+        self.in_cycle: set[str] = set()
+
+    def fail(self, item: _Item | int, name: str | None, message: str) -> None:
         index = item if isinstance(item, int) else item.index
-        errors.append(_error(index, name, message))
+        self.errors.append(_error(index, name, message))
         if isinstance(item, _Item):
             item.failed = True
 
     # 1. Each row alone: its code, its fields and their types (as node_save: unknown fields and
     # NUL first, before anything uses the values).
-    items: list[_Item] = []
-    first_row: dict[str, int] = {}  # code → index of the row that sent it first
-    for i, row in enumerate(rows):
+
+    def read_row(self, i: int, row: Mapping[str, Any]) -> None:
         code = row.get("code")
-        if isinstance(code, str) and code and not services.has_nul(code):
-            if code in first_row:
-                fail(i, "code", _("Same code as row %(row)s.") % {"row": first_row[code]})
-                continue
-            if code in archived:
-                fail(i, "code", archived_code_message(code))
-                continue
-            first_row[code] = i
-        bad = False
-        for name, value in row.items():
-            if name not in services.NODE_FIELDS and name not in READ_ONLY_FIELDS:
-                fail(i, name, _("Unknown field."))
-                bad = True
-            elif services.has_nul(value):
-                fail(i, name, services.nul_message())
-                bad = True
-        if bad:
-            continue
-        old = existing.get(code) if isinstance(code, str) else None
-        node = old if old is not None else Node(tree=tree)
+        if not self._claim_code(i, code) or not self._fields_known(i, row):
+            return
+        old = self.existing.get(code) if isinstance(code, str) else None
+        node = old if old is not None else Node(tree=self.tree)
         item = _Item(
             index=i,
             row=row,
             node=node,
             is_new=old is None,
-            parent_code=code_of.get(node.parent_id),
-            old_parent_code=code_of.get(node.parent_id),
+            parent_code=self.code_of.get(node.parent_id),
+            old_parent_code=self.code_of.get(node.parent_id),
             old_vendor_id=None,
         )
+        self._convert(item)
+        self.items.append(item)
+
+    def _claim_code(self, i: int, code: Any) -> bool:
+        """False when the row's code was sent before or is an archived node's (reported). A
+        missing or malformed code is left to full_clean."""
+        if not (isinstance(code, str) and code and not services.has_nul(code)):
+            return True
+        if code in self.first_row:
+            self.fail(i, "code", _("Same code as row %(row)s.") % {"row": self.first_row[code]})
+            return False
+        if code in self.archived:
+            self.fail(i, "code", archived_code_message(code))
+            return False
+        self.first_row[code] = i
+        return True
+
+    def _fields_known(self, i: int, row: Mapping[str, Any]) -> bool:
+        """False when the row has an unknown field or a NUL character (each one reported)."""
+        bad = False
         for name, value in row.items():
+            if name not in services.NODE_FIELDS and name not in READ_ONLY_FIELDS:
+                self.fail(i, name, _("Unknown field."))
+                bad = True
+            elif services.has_nul(value):
+                self.fail(i, name, services.nul_message())
+                bad = True
+        return not bad
+
+    def _convert(self, item: _Item) -> None:
+        """Set the row's values on its node (noting those that change); `parent` is kept as a
+        code for step 3, `engagement` for step 2."""
+        node = item.node
+        for name, value in item.row.items():
             if name in READ_ONLY_FIELDS:
                 continue
             if name in ("parent", "engagement"):
                 if value is not None and not isinstance(value, str):
-                    fail(item, name, _text_error())
+                    self.fail(item, name, _text_error())
                     item.unconverted = True
                 elif name == "parent":
                     item.parent_code = value or None
                 continue
-            converted, message = _converted(Node._meta.get_field(name), value)
+            converted, message = _converted(concrete_field(Node, name), value)
             if message:
-                fail(item, name, message)
+                self.fail(item, name, message)
                 item.unconverted = True
                 continue
             if item.is_new or getattr(node, name) != converted:
                 setattr(node, name, converted)
                 item.changed.append(name)
-        items.append(item)
 
     # 2. The engagements named, and those the changed nodes had (for the vendors' tombstones).
-    wanted = {v for it in items if isinstance(v := it.row.get("engagement"), str) and v}
-    engagements = Engagement.objects.filter(
-        Q(code__in=wanted) | Q(pk__in={it.node.engagement_id for it in items} - {None})
-    ).values_list("pk", "code", "vendor_id")
-    engagement_by_code = {code: pk for pk, code, _vendor in engagements}
-    vendor_of = {pk: vendor for pk, _code, vendor in engagements}
-    for item in items:
-        item.old_vendor_id = vendor_of.get(item.node.engagement_id)
+
+    def match_engagements(self) -> None:
+        wanted = {v for it in self.items if isinstance(v := it.row.get("engagement"), str) and v}
+        engagements = Engagement.objects.filter(
+            Q(code__in=wanted) | Q(pk__in={it.node.engagement_id for it in self.items} - {None})
+        ).values_list("pk", "code", "vendor_id")
+        by_code = {code: pk for pk, code, _vendor in engagements}
+        self.vendor_of = {pk: vendor for pk, _code, vendor in engagements}
+        for item in self.items:
+            item.old_vendor_id = self.vendor_of.get(item.node.engagement_id)
+            self._set_engagement(item, by_code)
+
+    def _set_engagement(self, item: _Item, by_code: Mapping[str, int]) -> None:
         code = item.row.get("engagement")
         if "engagement" not in item.row or not (code is None or isinstance(code, str)):
-            continue
-        engagement_id = engagement_by_code.get(code) if code else None
+            return
+        engagement_id = by_code.get(code) if code else None
         if code and engagement_id is None:
-            fail(item, "engagement", unknown_engagement_message(code))
+            self.fail(item, "engagement", unknown_engagement_message(code))
         elif item.is_new or engagement_id != item.node.engagement_id:
             item.node.engagement_id = engagement_id
             item.changed.append("engagement")
 
     # 3. The tree after the sync: every node's parent, its children, the cycles.
-    final: dict[str, Node] = dict(existing)
-    parent_of: dict[str, str | None] = {code: code_of.get(n.parent_id) for code, n in final.items()}
-    for item in items:
-        if item.node.code:  # a row without a valid code fails full_clean below
-            final[item.node.code] = item.node
-            parent_of[item.node.code] = item.parent_code
-    for item in items:
-        code = item.parent_code
-        # A parent sent in a row refused above is not reported again here.
-        if code is not None and code not in final and code not in first_row:
-            fail(item, "parent", unknown_parent_message(code))
-            # Reported; for the rules of the other rows the node stays where it was.
-            item.parent_code = item.old_parent_code
-            if item.node.code:
-                parent_of[item.node.code] = item.old_parent_code
-    children: dict[str | None, list[str]] = {}
-    for code, parent in parent_of.items():
-        children.setdefault(parent, []).append(code)
-    in_cycle = _cycles(parent_of)
+
+    def plan_tree(self) -> None:
+        self.final = dict(self.existing)
+        self.parent_of = {code: self.code_of.get(n.parent_id) for code, n in self.final.items()}
+        for item in self.items:
+            if item.node.code:  # a row without a valid code fails full_clean below
+                self.final[item.node.code] = item.node
+                self.parent_of[item.node.code] = item.parent_code
+        for item in self.items:
+            code = item.parent_code
+            # A parent sent in a row refused above is not reported again here.
+            if code is not None and code not in self.final and code not in self.first_row:
+                self.fail(item, "parent", unknown_parent_message(code))
+                # Reported; for the rules of the other rows the node stays where it was.
+                item.parent_code = item.old_parent_code
+                if item.node.code:
+                    self.parent_of[item.node.code] = item.old_parent_code
+        self.children = {}
+        for code, parent in self.parent_of.items():
+            self.children.setdefault(parent, []).append(code)
+        self.in_cycle = _cycles(self.parent_of)
 
     # 4. Each node's field rules (in memory) and the tree rules.
-    for item in items:
+
+    def check_rules(self, item: _Item) -> None:
         node = item.node
-        if item.unconverted:
-            continue
         if item.is_new or item.parent_code != item.old_parent_code:
             item.changed.append("parent")
         problems: dict[str, list[str]] = {}
@@ -349,34 +403,37 @@ def nodes_sync(*, user, tree: Tree, rows: Sequence[Mapping[str, Any]]) -> dict[s
             node.full_clean(exclude=FOREIGN_KEYS, validate_unique=False, validate_constraints=False)
         except ValidationError as exc:
             problems.update(exc.message_dict)
-        moved = not item.is_new and "parent" in item.changed
-        former = final.get(item.old_parent_code) if moved and item.old_parent_code else None
-        rules = node_rule_errors(
-            node,
-            foreign_parent=False,
-            cycle="parent" in item.changed and node.code in in_cycle,
-            children=lambda code=node.code: children.get(code, []),
-            former_parent=former,
-            old_code=node.code,
-        )
-        parent = final.get(item.parent_code) if item.parent_code else None
-        rules_units = unit_errors(
-            node,
-            changed={*item.changed, *(["new"] if item.is_new else [])},
-            child_units=lambda code=node.code: {c: final[c].unit for c in children.get(code, [])},
-            parent=parent,
-            sibling_units=lambda code=node.code, p=item.parent_code: {
-                c: final[c].unit for c in children.get(p, []) if c != code
-            },
-        )
-        for name, messages in [*rules.items(), *rules_units.items()]:
+        for name, messages in [*self._tree_rules(item).items(), *self._unit_rules(item).items()]:
             problems.setdefault(name, []).extend(messages)
         for name, messages in problems.items():
             for message in messages:
-                fail(item, None if name == "__all__" else name, message)
-    if errors:
-        raise services.RecordError(errors)
-    return _write(tree, items, final, vendor_of)
+                self.fail(item, None if name == "__all__" else name, message)
+
+    def _tree_rules(self, item: _Item) -> dict[str, list[str]]:
+        node, code, children = item.node, item.node.code, self.children
+        moved = not item.is_new and "parent" in item.changed
+        former = self.final.get(item.old_parent_code) if moved and item.old_parent_code else None
+        return node_rule_errors(
+            node,
+            foreign_parent=False,
+            cycle="parent" in item.changed and code in self.in_cycle,
+            children=lambda: children.get(code, []),
+            former_parent=former,
+            old_code=code,
+        )
+
+    def _unit_rules(self, item: _Item) -> dict[str, list[str]]:
+        node, code, parent_code = item.node, item.node.code, item.parent_code
+        final, children = self.final, self.children
+        return unit_errors(
+            node,
+            changed={*item.changed, *(["new"] if item.is_new else [])},
+            child_units=lambda: {c: final[c].unit for c in children.get(code, [])},
+            parent=final.get(parent_code) if parent_code else None,
+            sibling_units=lambda: {
+                c: final[c].unit for c in children.get(parent_code, []) if c != code
+            },
+        )
 
 
 def _cycles(parent_of: Mapping[str, str | None]) -> set[str]:
@@ -398,7 +455,10 @@ def _cycles(parent_of: Mapping[str, str | None]) -> set[str]:
 
 
 def _write(
-    tree: Tree, items: list[_Item], final: Mapping[str, Node], vendor_of: Mapping[int, int]
+    tree: Tree,
+    items: list[_Item],
+    final: Mapping[str, Node],
+    vendor_of: Mapping[int | None, int],
 ) -> dict[str, int]:
 
     now = timezone.now()
@@ -424,7 +484,7 @@ def _write(
             item.node.updated_at = now
         names = sorted({name for it in changed for name in it.changed})
         fields = [*names, "updated_at"]
-        attnames = [Node._meta.get_field(name).attname for name in fields]
+        attnames = [concrete_field(Node, name).attname for name in fields]
         update_rows(
             Node,
             fields,

@@ -118,7 +118,8 @@ def send_due_reminders(*, today: dt.date | None = None) -> dict[str, int]:
     if not candidates:
         return {"due_soon": 0, "overdue": 0, "monthly_report": 0}
     statuses = month_statuses([c[1] for c in candidates])
-    vendor_users: dict[int, list[User]] = defaultdict(list)
+    # vendor id → its active vendor users (the filter leaves out users of no vendor)
+    vendor_users: dict[int | None, list[User]] = defaultdict(list)
     for user in User.objects.filter(
         role=Role.VENDOR, is_active=True, vendor_id__in={c[1].vendor_id for c in candidates}
     ):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from typing import TYPE_CHECKING
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -52,6 +53,9 @@ from portal.services import (
     month_statuses,
     status_of,
 )
+
+if TYPE_CHECKING:
+    from kpi_planner.access import AuthenticatedHttpRequest
 
 HISTORY_MONTHS = 6  # the grid shows the month being entered and the five before it
 
@@ -250,7 +254,7 @@ def month_context(user, eng: Engagement, period: dt.date, *, posted=None, errors
             next_action = posted.get(f"next-{node.pk}", "")
         this, last = value_at(period), value_at(months[1]) if len(months) > 1 else None
         change = None
-        if this is not None and last not in (None, 0):
+        if this is not None and last is not None and last != 0:
             change = (this - last) / abs(last) * 100
         rows.append(
             {
@@ -306,7 +310,7 @@ def month_context(user, eng: Engagement, period: dt.date, *, posted=None, errors
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def month(request: HttpRequest, code: str, period: str) -> HttpResponse:
+def month(request: AuthenticatedHttpRequest, code: str, period: str) -> HttpResponse:
     eng = _engagement(request, code)
     when = _month(eng, period)
     errors: dict[int | None, list[str]] = {}
@@ -345,7 +349,7 @@ def _errors_by_node(exc: ServiceError, entries: list[Entry]) -> dict[int | None,
 
 @login_required
 @require_POST
-def month_action(request: HttpRequest, code: str, period: str) -> HttpResponse:
+def month_action(request: AuthenticatedHttpRequest, code: str, period: str) -> HttpResponse:
     """submit / withdraw / approve / return / reopen a month (the buttons of the month page)."""
     eng = _engagement(request, code)
     when = _month(eng, period)
@@ -354,7 +358,7 @@ def month_action(request: HttpRequest, code: str, period: str) -> HttpResponse:
     action = request.POST.get("action", "")
     form = StepForm(request.POST)
     if not form.is_valid():
-        messages.error(request, " ".join(form.errors["reason"]))
+        messages.error(request, " ".join(map(str, form.errors["reason"])))
         return redirect("portal:month", eng.code, period)
     try:
         services.submission_step(
@@ -385,7 +389,7 @@ def month_action(request: HttpRequest, code: str, period: str) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def upload(request: HttpRequest, code: str, period: str) -> HttpResponse:
+def upload(request: AuthenticatedHttpRequest, code: str, period: str) -> HttpResponse:
     eng = _engagement(request, code)
     when = _month(eng, period)
     if not can_report(request.user, eng):
@@ -418,7 +422,9 @@ def upload(request: HttpRequest, code: str, period: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def template_download(request: HttpRequest, code: str, period: str, fmt: str) -> HttpResponse:
+def template_download(
+    request: AuthenticatedHttpRequest, code: str, period: str, fmt: str
+) -> HttpResponse:
     eng = _engagement(request, code)
     when = _month(eng, period)
     name = f"actuals_{eng.code}_{when:%Y-%m}"
@@ -507,7 +513,7 @@ def history(request: HttpRequest, code: str) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def proposals(request: HttpRequest, code: str) -> HttpResponse:
+def proposals(request: AuthenticatedHttpRequest, code: str) -> HttpResponse:
     eng = _engagement(request, code)
     form = ProposalForm(request.POST or None)
     if request.method == "POST":
@@ -553,7 +559,7 @@ def proposals(request: HttpRequest, code: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def proposal_decide(request: HttpRequest, code: str, pk: int) -> HttpResponse:
+def proposal_decide(request: AuthenticatedHttpRequest, code: str, pk: int) -> HttpResponse:
     eng = _engagement(request, code)
     proposal = get_visible_or_404(proposals_for(request.user).filter(engagement=eng), pk=pk)
     if not can_manage(request.user):

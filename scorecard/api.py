@@ -127,6 +127,7 @@ def engagement_scorecard(request: Request, code: str) -> Response:
         problems.append(Problem(_("grain must be month, quarter or year."), field="grain"))
     if problems:
         raise ServiceError(problems)
+    assert month is not None  # refused above
     nodes = queries.kpi_nodes([engagement.pk])
     card = queries.engagement_scorecard(engagement, month, grain)
     fy = nodes[0]["tree__fiscal_year_start"] if nodes else 4

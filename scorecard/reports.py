@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import math
+from collections.abc import Callable
 from typing import Any
 
 from django.utils import translation
@@ -156,8 +157,8 @@ def excel_report(
             _("Probability of reaching the year's target (%)"),
             _("Vendor's comment"),
         ]
-        for p, lines in page.perspective_lines():
-            sheet = book.create_sheet(labels[p.key])
+        for perspective, lines in page.perspective_lines():
+            sheet = book.create_sheet(labels[perspective.key])
             sheet.append(headers)
             for cell in sheet[1]:
                 cell.font = bold
@@ -303,7 +304,7 @@ def _trend_chart(trend):
     drawing.add(
         String(5, 155, _("Overall score over the last 12 months"), fontName=FONT, fontSize=9)
     )
-    points = [(i, _num(v)) for i, v in enumerate(trend["overall"]) if _num(v) is not None]
+    points = [(i, x) for i, v in enumerate(trend["overall"]) if (x := _num(v)) is not None]
     if len(points) < 1:
         drawing.add(String(60, 80, _("No scores yet."), fontName=FONT, fontSize=8))
         return drawing
@@ -330,22 +331,12 @@ def _trend_chart(trend):
     return drawing
 
 
-def pdf_report(  # noqa: PLR0915 - too long; to split (issue 11 note)
+def pdf_report(
     engagement: Engagement, period: dt.date | str, language: str
 ) -> tuple[str, bytes, str]:
-    from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4, landscape
-    from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import mm
-    from reportlab.platypus import (
-        PageBreak,
-        Paragraph,
-        SimpleDocTemplate,
-        Spacer,
-        Table,
-        TableStyle,
-    )
-    from reportlab.platypus.flowables import KeepTogether
+    from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate, Spacer
 
     _register_font()
     month = _month_of(period)
@@ -353,145 +344,21 @@ def pdf_report(  # noqa: PLR0915 - too long; to split (issue 11 note)
         page = _page(engagement, month)
         card = page.scorecard
         labels = charts.perspective_labels()
-        title_style = ParagraphStyle("title", fontName=FONT, fontSize=16, leading=22, spaceAfter=4)
-        h2 = ParagraphStyle(
-            "h2", fontName=FONT, fontSize=12, leading=16, spaceBefore=8, spaceAfter=4
-        )
-        body = ParagraphStyle("body", fontName=FONT, fontSize=8.5, leading=12, wordWrap="CJK")
-        small = ParagraphStyle("small", fontName=FONT, fontSize=7, leading=9, wordWrap="CJK")
+        styles = _pdf_styles()
         story: list = [
-            Paragraph(_title(engagement, month), title_style),
+            Paragraph(_title(engagement, month), styles["title"]),
             Paragraph(
                 f"{_('Vendor')}: {engagement.vendor.name} ／ {_('Engagement')}: {engagement.code} ／ "
                 f"{_('Month')}: {_month_text(month)}",
-                body,
+                styles["body"],
             ),
             Spacer(1, 4 * mm),
         ]
-        summary = [[_("Perspective"), _("Score"), _("Status"), _("Weight"), _("KPIs")]]
-        summary.append(
-            [
-                _("Overall"),
-                _fmt(card.overall_score),
-                status_label(card.overall_status),
-                "",
-                str(len(card.kpis())),
-            ]
-        )
-        statuses = [card.overall_status]
-        for p in PERSPECTIVES:
-            ps = card.perspectives[p]
-            summary.append(
-                [
-                    labels[p],
-                    _fmt(ps.score),
-                    status_label(ps.status),
-                    _fmt(ps.weight, 0),
-                    str(len(ps.kpis)),
-                ]
-            )
-            statuses.append(ps.status)
-        table = Table(summary, colWidths=[45 * mm, 25 * mm, 30 * mm, 20 * mm, 18 * mm])
-        style = [
-            ("FONTNAME", (0, 0), (-1, -1), FONT),
-            ("FONTSIZE", (0, 0), (-1, -1), 9),
-            ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#F1F5F9")),
-            ("GRID", (0, 0), (-1, -1), 0.5, colors.HexColor("#D9DEE5")),
-            ("ALIGN", (1, 1), (-1, -1), "RIGHT"),
-        ]
-        for i, status in enumerate(statuses, start=1):
-            style.append(("BACKGROUND", (2, i), (2, i), _colour(status)))
-            style.append(
-                ("TEXTCOLOR", (2, i), (2, i), colors.white if status != "amber" else colors.black)
-            )
-        table.setStyle(TableStyle(style))
-        story += [table, Spacer(1, 4 * mm)]
-        charts_row = Table(
-            [[_perspective_chart(card, labels), _trend_chart(page.trend)]],
-            colWidths=[125 * mm, 135 * mm],
-        )
-        story += [charts_row, Paragraph(_explanation(card), small)]
-        for restated in page.restated:
-            story.append(Paragraph(_restatement_text(restated), small))
-        attention = page.attention()
-        if attention:
-            story.append(Paragraph(_("Needs attention"), h2))
-            for line in attention[:8]:
-                text = f"{line.kpi.name}: {status_label(line.kpi.status)} ({_fmt(line.kpi.achievement, 1, '%')})"
-                if line.forecast and line.forecast.at_risk:
-                    text += " — " + _("may miss the year's target (%(pct)s)") % {
-                        "pct": _fmt(line.forecast.probability * 100, 0, "%")
-                    }
-                story.append(Paragraph(text, body))
+        story += [_pdf_summary_table(card, labels), Spacer(1, 4 * mm)]
+        story += _pdf_charts_and_notes(page, labels, styles)
         story.append(PageBreak())
-        story.append(Paragraph(_("KPIs by perspective"), h2))
-        header = [
-            _("KPI"),
-            _("Actual"),
-            _("Target"),
-            _("Achievement"),
-            _("Status"),
-            _("vs previous month"),
-            _("vs same month last year"),
-            _("Vendor's comment"),
-        ]
-        widths = [48 * mm, 24 * mm, 24 * mm, 20 * mm, 20 * mm, 22 * mm, 24 * mm, 85 * mm]
-        for p, lines in page.perspective_lines():
-            rows = [[Paragraph(h, small) for h in header]]
-            status_cells = []
-            for i, line in enumerate(lines, start=1):
-                k = line.kpi
-                unit = k.extra.get("unit") or ""
-                rows.append(
-                    [
-                        Paragraph(k.name, small),
-                        _fmt(k.extra.get("actual"), 1) + unit,
-                        _fmt(k.extra.get("target"), 1) + unit,
-                        _fmt(k.achievement, 1, "%"),
-                        status_label(k.status),
-                        _signed(line.previous),
-                        _signed(line.year_ago),
-                        Paragraph(" / ".join(c for _m, c in line.comments) or "—", small),
-                    ]
-                )
-                status_cells.append((i, k.status))
-            if not lines:
-                rows.append([_("No KPI in this perspective."), "", "", "", "", "", "", ""])
-            t = Table(rows, colWidths=widths, repeatRows=1)
-            t_style = [
-                ("FONTNAME", (0, 0), (-1, -1), FONT),
-                ("FONTSIZE", (0, 0), (-1, -1), 7.5),
-                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#F1F5F9")),
-                ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#D9DEE5")),
-                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ("ALIGN", (1, 1), (6, -1), "RIGHT"),
-            ]
-            for i, status in status_cells:
-                t_style.append(("BACKGROUND", (4, i), (4, i), _colour(status)))
-                t_style.append(
-                    (
-                        "TEXTCOLOR",
-                        (4, i),
-                        (4, i),
-                        colors.white if status != "amber" else colors.black,
-                    )
-                )
-            t.setStyle(TableStyle(t_style))
-            score = _fmt(p.score) if p.kpis else _("missing")
-            story.append(
-                KeepTogether([Paragraph(f"{labels[p.key]} — {_('Score')}: {score}", h2), t])
-            )
-
-        def footer(canvas, doc) -> None:
-            canvas.saveState()
-            canvas.setFont(FONT, 7)
-            canvas.setFillColor(colors.HexColor("#5F6B7A"))
-            canvas.drawString(15 * mm, 8 * mm, f"KPI Planner · {engagement.code} · {month:%Y-%m}")
-            canvas.drawRightString(
-                doc.pagesize[0] - 15 * mm, 8 * mm, _("Page %(n)s") % {"n": doc.page}
-            )
-            canvas.restoreState()
-
+        story.append(Paragraph(_("KPIs by perspective"), styles["h2"]))
+        story += _pdf_perspective_tables(page, labels, styles)
         buffer = io.BytesIO()
         doc = SimpleDocTemplate(
             buffer,
@@ -504,8 +371,190 @@ def pdf_report(  # noqa: PLR0915 - too long; to split (issue 11 note)
             author="KPI Planner",
             lang=language,
         )
+        footer = _pdf_footer(engagement, month)
         doc.build(story, onFirstPage=footer, onLaterPages=footer)
         return _filename(engagement, month, "pdf"), buffer.getvalue(), PDF
+
+
+def _pdf_styles() -> dict[str, Any]:
+    """The paragraph styles of the PDF report: title, h2, body, small."""
+    from reportlab.lib.styles import ParagraphStyle
+
+    return {
+        "title": ParagraphStyle("title", fontName=FONT, fontSize=16, leading=22, spaceAfter=4),
+        "h2": ParagraphStyle(
+            "h2", fontName=FONT, fontSize=12, leading=16, spaceBefore=8, spaceAfter=4
+        ),
+        "body": ParagraphStyle("body", fontName=FONT, fontSize=8.5, leading=12, wordWrap="CJK"),
+        "small": ParagraphStyle("small", fontName=FONT, fontSize=7, leading=9, wordWrap="CJK"),
+    }
+
+
+def _status_cell_style(column: int, row: int, status: str) -> list[tuple]:
+    """A status cell filled with its colour (white text, black on amber)."""
+    from reportlab.lib import colors
+
+    return [
+        ("BACKGROUND", (column, row), (column, row), _colour(status)),
+        (
+            "TEXTCOLOR",
+            (column, row),
+            (column, row),
+            colors.white if status != "amber" else colors.black,
+        ),
+    ]
+
+
+def _pdf_summary_table(card: Any, labels: dict[str, str]) -> Any:
+    """The first page's table: the overall score, then each perspective's."""
+    from reportlab.lib import colors
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Table, TableStyle
+
+    summary = [[_("Perspective"), _("Score"), _("Status"), _("Weight"), _("KPIs")]]
+    summary.append(
+        [
+            _("Overall"),
+            _fmt(card.overall_score),
+            status_label(card.overall_status),
+            "",
+            str(len(card.kpis())),
+        ]
+    )
+    statuses = [card.overall_status]
+    for p in PERSPECTIVES:
+        ps = card.perspectives[p]
+        summary.append(
+            [
+                labels[p],
+                _fmt(ps.score),
+                status_label(ps.status),
+                _fmt(ps.weight, 0),
+                str(len(ps.kpis)),
+            ]
+        )
+        statuses.append(ps.status)
+    table = Table(summary, colWidths=[45 * mm, 25 * mm, 30 * mm, 20 * mm, 18 * mm])
+    style = [
+        ("FONTNAME", (0, 0), (-1, -1), FONT),
+        ("FONTSIZE", (0, 0), (-1, -1), 9),
+        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#F1F5F9")),
+        ("GRID", (0, 0), (-1, -1), 0.5, colors.HexColor("#D9DEE5")),
+        ("ALIGN", (1, 1), (-1, -1), "RIGHT"),
+    ]
+    for i, status in enumerate(statuses, start=1):
+        style += _status_cell_style(2, i, status)
+    table.setStyle(TableStyle(style))
+    return table
+
+
+def _pdf_charts_and_notes(page: Any, labels: dict[str, str], styles: dict[str, Any]) -> list:
+    """The two charts, the explanation, the restatements and what needs attention."""
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Paragraph, Table
+
+    card = page.scorecard
+    small, body = styles["small"], styles["body"]
+    charts_row = Table(
+        [[_perspective_chart(card, labels), _trend_chart(page.trend)]],
+        colWidths=[125 * mm, 135 * mm],
+    )
+    story: list = [charts_row, Paragraph(_explanation(card), small)]
+    for restated in page.restated:
+        story.append(Paragraph(_restatement_text(restated), small))
+    attention = page.attention()
+    if attention:
+        story.append(Paragraph(_("Needs attention"), styles["h2"]))
+        for line in attention[:8]:
+            text = f"{line.kpi.name}: {status_label(line.kpi.status)} ({_fmt(line.kpi.achievement, 1, '%')})"
+            forecast = line.forecast
+            if forecast and forecast.at_risk and forecast.probability is not None:
+                text += " — " + _("may miss the year's target (%(pct)s)") % {
+                    "pct": _fmt(forecast.probability * 100, 0, "%")
+                }
+            story.append(Paragraph(text, body))
+    return story
+
+
+def _pdf_perspective_tables(page: Any, labels: dict[str, str], styles: dict[str, Any]) -> list:
+    """One table of KPIs for each perspective, kept together with its heading."""
+    from reportlab.platypus import Paragraph
+    from reportlab.platypus.flowables import KeepTogether
+
+    story: list = []
+    for perspective, lines in page.perspective_lines():
+        table = _pdf_kpi_table(lines, styles["small"])
+        score = _fmt(perspective.score) if perspective.kpis else _("missing")
+        heading = f"{labels[perspective.key]} — {_('Score')}: {score}"
+        story.append(KeepTogether([Paragraph(heading, styles["h2"]), table]))
+    return story
+
+
+def _pdf_kpi_table(lines: list, small: Any) -> Any:
+    from reportlab.lib import colors
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Paragraph, Table, TableStyle
+
+    header = [
+        _("KPI"),
+        _("Actual"),
+        _("Target"),
+        _("Achievement"),
+        _("Status"),
+        _("vs previous month"),
+        _("vs same month last year"),
+        _("Vendor's comment"),
+    ]
+    widths = [48 * mm, 24 * mm, 24 * mm, 20 * mm, 20 * mm, 22 * mm, 24 * mm, 85 * mm]
+    rows: list[list] = [[Paragraph(h, small) for h in header]]
+    status_cells = []
+    for i, line in enumerate(lines, start=1):
+        k = line.kpi
+        unit = k.extra.get("unit") or ""
+        rows.append(
+            [
+                Paragraph(k.name, small),
+                _fmt(k.extra.get("actual"), 1) + unit,
+                _fmt(k.extra.get("target"), 1) + unit,
+                _fmt(k.achievement, 1, "%"),
+                status_label(k.status),
+                _signed(line.previous),
+                _signed(line.year_ago),
+                Paragraph(" / ".join(c for _m, c in line.comments) or "—", small),
+            ]
+        )
+        status_cells.append((i, k.status))
+    if not lines:
+        rows.append([_("No KPI in this perspective."), "", "", "", "", "", "", ""])
+    table = Table(rows, colWidths=widths, repeatRows=1)
+    style = [
+        ("FONTNAME", (0, 0), (-1, -1), FONT),
+        ("FONTSIZE", (0, 0), (-1, -1), 7.5),
+        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#F1F5F9")),
+        ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#D9DEE5")),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("ALIGN", (1, 1), (6, -1), "RIGHT"),
+    ]
+    for i, status in status_cells:
+        style += _status_cell_style(4, i, status)
+    table.setStyle(TableStyle(style))
+    return table
+
+
+def _pdf_footer(engagement: Engagement, month: dt.date) -> Callable[[Any, Any], None]:
+    """What every page of the PDF ends with: the engagement, the month, the page number."""
+    from reportlab.lib import colors
+    from reportlab.lib.units import mm
+
+    def footer(canvas: Any, doc: Any) -> None:
+        canvas.saveState()
+        canvas.setFont(FONT, 7)
+        canvas.setFillColor(colors.HexColor("#5F6B7A"))
+        canvas.drawString(15 * mm, 8 * mm, f"KPI Planner · {engagement.code} · {month:%Y-%m}")
+        canvas.drawRightString(doc.pagesize[0] - 15 * mm, 8 * mm, _("Page %(n)s") % {"n": doc.page})
+        canvas.restoreState()
+
+    return footer
 
 
 def _signed(x: float | None) -> str:

@@ -17,6 +17,7 @@ import json
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -109,23 +110,19 @@ def snapshot_engagements_for_tree(tree_id: int) -> dict[str, int]:
 
 
 @transaction.atomic
-def snapshot_engagements(  # noqa: PLR0915 - too long; to split (issue 11 note)
+def snapshot_engagements(
     engagement_ids: Iterable[int], *, now: dt.datetime | None = None
 ) -> dict[str, int]:
     """Snapshot every month of these engagements' scores; idempotent (same data → no write)."""
     ids = sorted(set(engagement_ids))
     now = now or timezone.now()
-    counts = {"created": 0, "restated": 0, "updated": 0, "unchanged": 0}
+    writes = _SnapshotWrites()
     if not ids:
-        return counts
+        return writes.counts
     engagements = {e.pk: e for e in Engagement.objects.filter(pk__in=ids).select_related("scoring")}
     nodes = [n for n in queries.kpi_nodes(ids) if n["perspective"] in PERSPECTIVES]
     definitions = _definitions(nodes)
-    rollups = defaultdict(dict)
-    for node_id, period, actual, target, achievement in Rollup.objects.filter(
-        node__engagement_id__in=ids, node__perspective__in=PERSPECTIVES, grain="month"
-    ).values_list("node_id", "period", "actual", "target", "achievement"):
-        rollups[node_id][period] = (actual, target, achievement)
+    rollups = _month_rollups(ids)
     current = {
         (s.engagement_id, s.period): s
         for s in ScoreSnapshot.objects.filter(engagement_id__in=ids, grain="month", is_current=True)
@@ -139,6 +136,50 @@ def snapshot_engagements(  # noqa: PLR0915 - too long; to split (issue 11 note)
     by_engagement: dict[int, list[dict]] = defaultdict(list)
     for n in nodes:
         by_engagement[n["engagement_id"]].append(n)
+    table = _score_table(nodes, rollups, engagements)
+    scored = set() if table is None else set(table.index)
+    for key in sorted(scored | set(current)):
+        engagement_id, period = key
+        if engagement_id not in engagements:
+            continue
+        own = by_engagement.get(engagement_id, [])
+        scores = table.loc[key] if table is not None and key in scored else None
+        overall = _num(None if scores is None else scores["overall"])
+        old = current.get(key)
+        if old is None and overall is None:
+            continue  # nothing to report for this month yet
+        snap = _snapshot(
+            engagements[engagement_id],
+            period,
+            overall,
+            scores,
+            own,
+            rollups,
+            definition=definitions.get(engagement_id, ""),
+            now=now,
+        )
+        writes.add(old, snap, own, closed=key in closed)
+    writes.save()
+    return writes.counts
+
+
+# The month rollups of the KPIs: node id → period → (actual, target, achievement).
+MonthRollups = dict[int, dict[dt.date, tuple[float | None, float | None, float | None]]]
+
+
+def _month_rollups(engagement_ids: list[int]) -> MonthRollups:
+    rollups: MonthRollups = defaultdict(dict)
+    for node_id, period, actual, target, achievement in Rollup.objects.filter(
+        node__engagement_id__in=engagement_ids, node__perspective__in=PERSPECTIVES, grain="month"
+    ).values_list("node_id", "period", "actual", "target", "achievement"):
+        rollups[node_id][period] = (actual, target, achievement)
+    return rollups
+
+
+def _score_table(
+    nodes: list[dict], rollups: MonthRollups, engagements: Mapping[int, Engagement]
+) -> pd.DataFrame | None:
+    """The scores by (engagement id, period); None when no KPI has a value yet."""
     rows = [
         {
             "engagement_id": n["engagement_id"],
@@ -152,84 +193,102 @@ def snapshot_engagements(  # noqa: PLR0915 - too long; to split (issue 11 note)
         for period, values in rollups.get(n["id"], {}).items()
     ]
     weights = pd.DataFrame({pk: queries.weights_of(e) for pk, e in engagements.items()}).T
-    table = (
-        scoring.score_table(pd.DataFrame(rows), ["engagement_id", "period"], weights)
-        if rows
-        else None
+    if not rows:
+        return None
+    return scoring.score_table(pd.DataFrame(rows), ["engagement_id", "period"], weights)
+
+
+def _snapshot(
+    engagement: Engagement,
+    period: dt.date,
+    overall: float | None,
+    scores: pd.Series | None,
+    own: list[dict],
+    rollups: MonthRollups,
+    *,
+    definition: str,
+    now: dt.datetime,
+) -> ScoreSnapshot:
+    """The (unsaved) snapshot of one engagement's month: its scores and its KPIs' values."""
+    thresholds = queries.strictest_thresholds(own)
+    snap = ScoreSnapshot(
+        engagement_id=engagement.pk,
+        grain="month",
+        period=period,
+        overall_score=overall,
+        overall_status=scoring.status_for(overall, thresholds),
+        kpis={
+            str(n["id"]): [
+                _num(v) for v in rollups.get(n["id"], {}).get(period, (None, None, None))
+            ]
+            for n in own
+        },
+        definition=definition,
+        weights=queries.weights_of(engagement),
+        taken_at=now,
     )
-    scored = set() if table is None else set(table.index)
-    new_rows: list[ScoreSnapshot] = []
-    retire: list[int] = []
-    in_place: list[ScoreSnapshot] = []
-    for key in sorted(scored | set(current)):
-        engagement_id, period = key
-        if engagement_id not in engagements:
-            continue
-        own = by_engagement.get(engagement_id, [])
-        scores = table.loc[key] if table is not None and key in scored else None
-        overall = _num(None if scores is None else scores["overall"])
-        old = current.get(key)
-        if old is None and overall is None:
-            continue  # nothing to report for this month yet
-        thresholds = queries.strictest_thresholds(own)
-        snap = ScoreSnapshot(
-            engagement_id=engagement_id,
-            grain="month",
-            period=period,
-            overall_score=overall,
-            overall_status=scoring.status_for(overall, thresholds),
-            kpis={
-                str(n["id"]): [
-                    _num(v) for v in rollups.get(n["id"], {}).get(period, (None, None, None))
-                ]
-                for n in own
-            },
-            definition=definitions.get(engagement_id, ""),
-            weights=queries.weights_of(engagements[engagement_id]),
-            taken_at=now,
-        )
-        for p in PERSPECTIVES:
-            s = _num(None if scores is None else scores[p])
-            setattr(snap, f"{p}_score", s)
-            setattr(snap, f"{p}_status", scoring.status_for(s, thresholds))
+    for p in PERSPECTIVES:
+        s = _num(None if scores is None else scores[p])
+        setattr(snap, f"{p}_score", s)
+        setattr(snap, f"{p}_status", scoring.status_for(s, thresholds))
+    return snap
+
+
+# What an in-place update of a month's snapshot rewrites.
+IN_PLACE_FIELDS = [
+    "overall_score",
+    "overall_status",
+    "kpis",
+    "definition",
+    "weights",
+    "taken_at",
+    *(f"{p}_{x}" for p in PERSPECTIVES for x in ("score", "status")),
+]
+
+
+@dataclass
+class _SnapshotWrites:
+    """What snapshot_engagements writes, gathered month by month, and its counts."""
+
+    counts: dict[str, int] = field(
+        default_factory=lambda: {"created": 0, "restated": 0, "updated": 0, "unchanged": 0}
+    )
+    new_rows: list[ScoreSnapshot] = field(default_factory=list)
+    retire: list[int] = field(default_factory=list)  # the snapshots a restatement replaces
+    in_place: list[ScoreSnapshot] = field(default_factory=list)
+
+    def add(
+        self, old: ScoreSnapshot | None, snap: ScoreSnapshot, own: list[dict], *, closed: bool
+    ) -> None:
+        """Compare a month's new snapshot with its current one (`old`; `closed`: the month is
+        submitted or approved) and record the write it needs."""
         if old is None:
-            new_rows.append(snap)
-            counts["created"] += 1
-            continue
+            self.new_rows.append(snap)
+            self.counts["created"] += 1
+            return
         if _same_scores(old, snap):
-            counts["unchanged"] += 1
-            continue
+            self.counts["unchanged"] += 1
+            return
         reason, changed = _reason(old, snap, own)
-        if reason is None and key not in closed:
+        if reason is None and not closed:
             # Actuals arriving for a month still being reported: not a restatement.
-            for name in (
-                "overall_score",
-                "overall_status",
-                "kpis",
-                "definition",
-                "weights",
-                "taken_at",
-            ):
+            for name in IN_PLACE_FIELDS:
                 setattr(old, name, getattr(snap, name))
-            for p in PERSPECTIVES:
-                setattr(old, f"{p}_score", getattr(snap, f"{p}_score"))
-                setattr(old, f"{p}_status", getattr(snap, f"{p}_status"))
-            in_place.append(old)
-            counts["updated"] += 1
-            continue
+            self.in_place.append(old)
+            self.counts["updated"] += 1
+            return
         snap.reason = reason or RestatementReason.LATE_DATA
         snap.changed_kpis = changed
-        retire.append(old.pk)
-        new_rows.append(snap)
-        counts["restated"] += 1
-    if retire:
-        ScoreSnapshot.objects.filter(pk__in=retire).update(is_current=False)
-    if in_place:
-        fields = ["overall_score", "overall_status", "kpis", "definition", "weights", "taken_at"]
-        fields += [f"{p}_{x}" for p in PERSPECTIVES for x in ("score", "status")]
-        ScoreSnapshot.objects.bulk_update(in_place, fields, batch_size=500)
-    ScoreSnapshot.objects.bulk_create(new_rows, batch_size=500)
-    return counts
+        self.retire.append(old.pk)
+        self.new_rows.append(snap)
+        self.counts["restated"] += 1
+
+    def save(self) -> None:
+        if self.retire:
+            ScoreSnapshot.objects.filter(pk__in=self.retire).update(is_current=False)
+        if self.in_place:
+            ScoreSnapshot.objects.bulk_update(self.in_place, IN_PLACE_FIELDS, batch_size=500)
+        ScoreSnapshot.objects.bulk_create(self.new_rows, batch_size=500)
 
 
 def _num(x: Any) -> float | None:

@@ -13,6 +13,7 @@ import gzip
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import plotly
@@ -181,11 +182,11 @@ def _sparkline(series: list[tuple[dt.date, float | None, float | None]]) -> dict
     span = (high - low) or 1.0
     width, height, n = 120.0, 32.0, max(len(series) - 1, 1)
 
-    def points(index: int) -> str:
+    def points(line: list[float | None]) -> str:
         return " ".join(
-            f"{i * width / n:.1f},{height - 2 - (row[index] - low) / span * (height - 4):.1f}"
-            for i, row in enumerate(series)
-            if row[index] is not None
+            f"{i * width / n:.1f},{height - 2 - (v - low) / span * (height - 4):.1f}"
+            for i, v in enumerate(line)
+            if v is not None
         )
 
     last = next(((i, r[1]) for i, r in reversed(list(enumerate(series))) if r[1] is not None), None)
@@ -195,7 +196,11 @@ def _sparkline(series: list[tuple[dt.date, float | None, float | None]]) -> dict
             f"{last[0] * width / n:.1f}",
             f"{height - 2 - (last[1] - low) / span * (height - 4):.1f}",
         )
-    return {"actual": points(1), "target": points(2), "dot": dot}
+    return {
+        "actual": points([a for _m, a, _t in series]),
+        "target": points([t for _m, _a, t in series]),
+        "dot": dot,
+    }
 
 
 # -- SV overview --------------------------------------------------------------------------------------
@@ -271,9 +276,14 @@ def overview(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _perspective_score(perspective: str) -> Callable[[queries.OverviewRow], float | None]:
+    return lambda r: r.perspectives[perspective][0]
+
+
 def _sorted(rows: list[queries.OverviewRow], sort: str) -> list[queries.OverviewRow]:
     key = sort.lstrip("-")
-    getters: dict[str, Callable[[queries.OverviewRow], object]] = {
+    # The values sorted on: texts, numbers or months, one kind per key (None: no value).
+    getters: dict[str, Callable[[queries.OverviewRow], Any]] = {
         "engagement": lambda r: r.engagement.code,
         "vendor": lambda r: r.engagement.vendor.name,
         "type": lambda r: r.engagement.outsourcing_type,
@@ -282,7 +292,7 @@ def _sorted(rows: list[queries.OverviewRow], sort: str) -> list[queries.Overview
         "off_track": lambda r: r.off_track,
         "at_risk": lambda r: r.at_risk,
         "last": lambda r: r.last_period,
-        **{p: (lambda r, p=p: r.perspectives[p][0]) for p in PERSPECTIVES},
+        **{p: _perspective_score(p) for p in PERSPECTIVES},
     }
     value = getters[key]
     keyed = [(value(r), r) for r in rows]
@@ -581,7 +591,7 @@ def kpi(request: HttpRequest, tree: str, node: str) -> HttpResponse:
         "forecast": result,
         "at_risk_pct": int(AT_RISK_BELOW * 100),
         "figure": _figure("forecast", fig, values),
-        "year_target": years.get(result.period) if result else None,
+        "year_target": years.get(result.period) if result and result.period is not None else None,
     }
     return _csv_or_page(request, "scorecard/kpi.html", ctx, tables, f"{obj.tree.code}-{obj.code}")
 
@@ -878,7 +888,7 @@ def comparison(request: HttpRequest) -> HttpResponse:
     measure = measure if measure in ("achievement", "per_fee") else "achievement"
     rows = queries.comparison_rows(request.user, month, grain)
     templates = sorted({(r["template_code"], r["name"]) for r in rows})
-    template_names = {}
+    template_names: dict[str, str] = {}
     for code, name in templates:
         template_names.setdefault(code, name)
     chosen = [c for c in request.GET.getlist("kpi") if c in template_names] or list(template_names)

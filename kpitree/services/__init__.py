@@ -8,7 +8,7 @@ of the tree. One module per sub-domain (as zulip's `zerver/actions/`):
 - `common`: what every write shares (the result, the error, parsing what was sent);
 - `values`: actuals and targets;
 - `nodes`: save, move, archive/delete, restore a node;
-- `trees`: create, copy, apply a template, restore a tree.
+- `trees`: create, change, delete or archive, copy, apply a template, restore a tree.
 """
 
 from kpi_planner.months import parse_month as parse_period
@@ -29,6 +29,7 @@ from kpitree.services.nodes import (
     node_remove,
     node_restore,
     node_save,
+    node_update,
     subtree_ids,
 )
 from kpitree.services.trees import (
@@ -37,7 +38,9 @@ from kpitree.services.trees import (
     template_apply,
     tree_copy,
     tree_create,
+    tree_delete,
     tree_restore,
+    tree_update,
 )
 from kpitree.services.values import actuals_record, targets_record
 
@@ -56,6 +59,7 @@ __all__ = [
     "node_remove",
     "node_restore",
     "node_save",
+    "node_update",
     "nul_message",
     "parse_number",
     "parse_period",
@@ -65,5 +69,7 @@ __all__ = [
     "template_apply",
     "tree_copy",
     "tree_create",
+    "tree_delete",
     "tree_restore",
+    "tree_update",
 ]

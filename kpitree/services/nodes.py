@@ -1,4 +1,4 @@
-"""Nodes: save, move, archive or delete, restore (`node_*`)."""
+"""Nodes: save, change, move, archive or delete, restore (`node_*`)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from engagements.models import Engagement
 from kpi_planner.access import can_manage
 from kpi_planner.models import Tombstone
-from kpi_planner.tombstones import write_tombstones
+from kpi_planner.tombstones import write_change_tombstones, write_tombstones
 from kpitree.formula import formula_names
 from kpitree.models import (
     Actual,
@@ -304,3 +305,30 @@ def node_remove(*, user, node: Node) -> dict[str, int]:
     for vendor_id, codes in owned.items():
         write_tombstones("node", tree_code, codes, {vendor_id}, plain=False)
     return counts
+
+
+@transaction.atomic
+def node_update(*, user, node: Node, data: Mapping[str, Any]) -> Node:
+    """node_save of an existing node plus what the API's PATCH records: a new code leaves a
+    tombstone under the old one (for the vendor that owned it too), and a vendor that no longer
+    owns the node (its engagement changed) gets one."""
+
+    def vendor_ids(engagement_id: int | None) -> set[int]:
+        return set(
+            Engagement.objects.filter(pk=engagement_id).values_list("vendor_id", flat=True)
+            if engagement_id
+            else []
+        )
+
+    old_code, old_engagement = Node.objects.values_list("code", "engagement_id").get(pk=node.pk)
+    old_vendor_ids = vendor_ids(old_engagement)
+    node = node_save(user=user, node=node, data=data)
+    write_change_tombstones(
+        "node",
+        node.tree.code,
+        old_code=old_code,
+        new_code=node.code,
+        old_vendor_ids=old_vendor_ids,
+        new_vendor_ids=vendor_ids(node.engagement_id),
+    )
+    return node

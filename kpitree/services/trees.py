@@ -1,4 +1,5 @@
-"""Trees: create, copy to a new plan, apply a template, restore (`tree_*`, `template_apply`)."""
+"""Trees: create, change, delete or archive, copy to a new plan, apply a template, restore
+(`tree_*`, `template_apply`)."""
 
 from __future__ import annotations
 
@@ -8,18 +9,23 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import ProtectedError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kpi_planner.access import can_manage
+from kpi_planner.errors import in_use_error
 from kpi_planner.months import month_add
+from kpi_planner.tombstones import write_change_tombstones, write_tombstones
 from kpitree.models import (
     MAX_PLAN_MONTHS,
+    Actual,
     Node,
     RollupRule,
     Target,
     TimeAggregation,
     Tree,
+    ValueAudit,
 )
 from kpitree.recompute import mark_stale
 from kpitree.services.nodes import next_position, stored_node_rule_errors
@@ -64,6 +70,75 @@ def tree_create(*, user, data: Mapping[str, Any]) -> Tree:
     tree = _validated_tree(Tree(**data))
     tree.save()
     return tree
+
+
+# Tree fields the rollups depend on (a change to one of them marks the tree stale).
+RECOMPUTE_FIELDS = (
+    "start_month",
+    "end_month",
+    "fiscal_year_start",
+    "green_threshold",
+    "amber_threshold",
+    "score_cap",
+)
+
+
+def _tree_vendor_ids(tree: Tree) -> set[int]:
+    """The vendors that see the tree: those owning one of its nodes (their tombstones)."""
+    return set(
+        tree.nodes.filter(engagement__isnull=False).values_list("engagement__vendor_id", flat=True)
+    )
+
+
+@transaction.atomic
+def tree_update(*, user, tree: Tree, data: Mapping[str, Any]) -> Tree:
+    """Change the plan's fields in `data` (`TREE_FIELDS`). A new code leaves a tombstone under
+    the old one; new months, fiscal year or thresholds mark the rollups stale."""
+    if not can_manage(user):
+        raise ValidationError(_("Only managers may change KPI trees."))
+    unknown = [name for name in data if name not in TREE_FIELDS]
+    if unknown:
+        raise ValidationError({name: _("Unknown field.") for name in unknown})
+    stored = Tree.objects.values("code", *RECOMPUTE_FIELDS).get(pk=tree.pk)
+    for name, value in data.items():
+        setattr(tree, name, value)
+    _validated_tree(tree).save()
+    vendor_ids = _tree_vendor_ids(tree)
+    write_change_tombstones(
+        "tree",
+        "",
+        old_code=stored["code"],
+        new_code=tree.code,
+        old_vendor_ids=vendor_ids,
+        new_vendor_ids=vendor_ids,
+    )
+    if any(getattr(tree, name) != stored[name] for name in RECOMPUTE_FIELDS):
+        mark_stale([tree.pk])
+    return tree
+
+
+@transaction.atomic
+def tree_delete(*, user, tree: Tree) -> bool:
+    """Delete a plan with its nodes, or archive it (tree_restore brings it back) when it has
+    actuals, targets or audit history: the record is never erased. Either way its code gets a
+    tombstone, for every vendor that saw it too. True when archived."""
+    if not can_manage(user):
+        raise ValidationError(_("Only managers may change KPI trees."))
+    code, vendor_ids = tree.code, _tree_vendor_ids(tree)
+    archived = (
+        Actual.objects.filter(node__tree=tree).exists()
+        or Target.objects.filter(node__tree=tree).exists()
+        or ValueAudit.objects.filter(node__tree=tree).exists()
+    )
+    if archived:
+        Tree.objects.filter(pk=tree.pk).update(archived_at=timezone.now())
+    else:
+        try:
+            tree.delete()
+        except ProtectedError:
+            raise in_use_error() from None
+    write_tombstones("tree", "", [code], vendor_ids)
+    return archived
 
 
 @transaction.atomic

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
@@ -55,7 +56,7 @@ class _Row:
     reason: str = ""  # why an approved month's target changes (kept in the audit)
 
 
-def actuals_record(*, user, rows: Sequence[Mapping], channel: str) -> RecordResult:  # noqa: C901, PLR0912, PLR0915 - too long; to split (issue 11 note)
+def actuals_record(*, user, rows: Sequence[Mapping], channel: str) -> RecordResult:
     """Upsert actuals `{"tree", "node", "period", "value", "comment"}`: all rows or none.
 
     Rejects (every bad row, by index): unknown or invisible tree/node, a node that is not an
@@ -66,122 +67,21 @@ def actuals_record(*, user, rows: Sequence[Mapping], channel: str) -> RecordResu
         raise RecordError([_error(0, None, _("Your role cannot enter actuals."), "forbidden")])
     rows = _as_rows(rows)
     trees = {t.code: t for t in trees_for(user).filter(code__in={_s(r.get("tree")) for r in rows})}
-    node_info = _visible_nodes(user, [t.pk for t in trees.values()])
-    valid: list[_Row] = []
-    errors: list[Problem] = []
-    engagement_months: dict[int, set] = {}
-    # Per-call memos for the bulk path (50,000 rows): a payload repeats the same few months
-    # and vendors, and both checks below are pure for a given user.
-    periods_seen: dict[str, dt.date | None] = {}
-    writable: dict[int | None, bool] = {}
-    # People report a month once it has ended; the app's own feeds (proposal counts) count
-    # as things happen, so they may write the current month.
-    last = last_reportable_month()
-    if channel == Channel.SYSTEM:
-        last = max(last, current_month())
-    for i, row in enumerate(rows):
-        tree = trees.get(_s(row.get("tree")))
-        if tree is None:
-            errors.append(
-                _error(i, "tree", _("Unknown tree “%(code)s”.") % {"code": row.get("tree")})
-            )
-            continue
-        info = node_info.get((tree.pk, _s(row.get("node"))))
-        raw_period = row.get("period")
-        if isinstance(raw_period, str):
-            if raw_period in periods_seen:
-                period = periods_seen[raw_period]
-            else:
-                period = periods_seen[raw_period] = parse_period(raw_period)
-        else:
-            period = parse_period(raw_period)
-        value = parse_number(row.get("value"))
-        comment = row.get("comment") or ""
-        if info is not None and info["rollup"] == RollupRule.INPUT:
-            vendor_id = info["engagement__vendor_id"]
-            may_write = writable.get(vendor_id)
-            if may_write is None:
-                may_write = writable[vendor_id] = can_write_actual(user, None, vendor_id)
-            if (
-                may_write
-                and (not info["source"] or channel == Channel.SYSTEM)
-                and period is not None
-                and tree.start_month <= period <= tree.end_month
-                and period <= last
-                and value is not None
-                and isinstance(comment, str)
-                and len(comment) <= 4000
-                and "\x00" not in comment
-            ):
-                # A good row (every check below would pass): keep it without building the
-                # list of problems.
-                if info["engagement_id"]:
-                    engagement_months.setdefault(info["engagement_id"], set()).add(period)
-                valid.append(_Row(i, info["id"], tree.pk, period, value, comment))
-                continue
-        problems = []
-        if info is None:
-            problems.append(
-                _error(
-                    i,
-                    "node",
-                    _("Unknown node “%(code)s” in tree %(tree)s.")
-                    % {"code": row.get("node"), "tree": tree.code},
-                )
-            )
-        elif info["rollup"] != RollupRule.INPUT:
-            problems.append(
-                _error(
-                    i,
-                    "node",
-                    _("“%(code)s” is computed from other KPIs; enter its inputs instead.")
-                    % {"code": info["code"]},
-                )
-            )
-        elif info["source"] and channel != Channel.SYSTEM:
-            # Fed by the app (e.g. improvement proposals): typing it would be overwritten.
-            problems.append(
-                _error(
-                    i,
-                    "node",
-                    _(
-                        "“%(code)s” is counted by the app (improvement proposals); it cannot be entered."
-                    )
-                    % {"code": info["code"]},
-                )
-            )
-        elif not can_write_actual(user, None, info["engagement__vendor_id"]):
-            problems.append(
-                _error(
-                    i,
-                    "node",
-                    _("You may not enter actuals for “%(code)s”.") % {"code": info["code"]},
-                    "forbidden",
-                )
-            )
-        problems += _check_period(i, row.get("period"), period, tree) or _check_ended(
-            i, period, last
-        )
-        if value is None:
-            problems.append(_error(i, "value", _("The value must be a finite number.")))
-        if not isinstance(comment, str) or len(comment) > 4000:
-            problems.append(
-                _error(i, "comment", _("The comment must be text of at most 4,000 characters."))
-            )
-        elif has_nul(comment):
-            problems.append(_error(i, "comment", nul_message()))
-        if problems:
-            errors += problems
-            continue
-        if info["engagement_id"]:
-            engagement_months.setdefault(info["engagement_id"], set()).add(period)
-        valid.append(_Row(i, info["id"], tree.pk, period, value, comment))
+    batch = _ActualsBatch(
+        user=user,
+        channel=channel,
+        trees=trees,
+        node_info=_visible_nodes(user, [t.pk for t in trees.values()]),
+        last=_last_writable_month(channel),
+    )
+    batch.check_rows(rows)
+    valid, errors, engagement_months = batch.valid, batch.errors, batch.engagement_months
     errors += _check_duplicates(valid)
     with transaction.atomic():
         # The months' submissions are locked from the check to the write, so a month cannot be
         # approved (or submitted) between the two.
         errors += _check_locks(
-            valid, node_info, engagement_months, vendor=role_of(user) == Role.VENDOR
+            valid, batch.node_info, engagement_months, vendor=role_of(user) == Role.VENDOR
         )
         if errors:
             raise RecordError(errors)
@@ -193,18 +93,172 @@ def actuals_record(*, user, rows: Sequence[Mapping], channel: str) -> RecordResu
         return result
 
 
+def _last_writable_month(channel: str) -> dt.date:
+    """People report a month once it has ended; the app's own feeds (proposal counts) count
+    as things happen, so they may write the current month."""
+    last = last_reportable_month()
+    if channel == Channel.SYSTEM:
+        last = max(last, current_month())
+    return last
+
+
+@dataclass
+class _ActualsBatch:
+    """The rows of one actuals_record call as they are checked: the valid ones, the problems
+    (by row index) and the engagement months the valid ones touch. `node_info`: the nodes the
+    user sees, by (tree id, code); `last`: the last month that may be written."""
+
+    user: Any
+    channel: str
+    trees: dict[str, Tree]
+    node_info: dict[tuple[int, str], dict]
+    last: dt.date
+    valid: list[_Row] = field(default_factory=list)
+    errors: list[Problem] = field(default_factory=list)
+    engagement_months: dict[int, set] = field(default_factory=dict)
+    # Per-call memos for the bulk path (50,000 rows): a payload repeats the same few months
+    # and vendors, and both checks are pure for a given user.
+    periods_seen: dict[str, dt.date | None] = field(default_factory=dict)
+    writable: dict[int | None, bool] = field(default_factory=dict)
+
+    def check_rows(self, rows: Sequence[Mapping]) -> None:
+        trees, node_info, periods_seen = self.trees, self.node_info, self.periods_seen
+        for i, row in enumerate(rows):
+            tree = trees.get(_s(row.get("tree")))
+            if tree is None:
+                self.errors.append(
+                    _error(i, "tree", _("Unknown tree “%(code)s”.") % {"code": row.get("tree")})
+                )
+                continue
+            info = node_info.get((tree.pk, _s(row.get("node"))))
+            raw_period = row.get("period")
+            if not isinstance(raw_period, str):
+                period = parse_period(raw_period)
+            elif raw_period in periods_seen:
+                period = periods_seen[raw_period]
+            else:
+                period = periods_seen[raw_period] = parse_period(raw_period)
+            value = parse_number(row.get("value"))
+            comment = row.get("comment") or ""
+            # A good row (every check of _problems would pass) is kept without building the
+            # list of problems.
+            if info is None or not self._passes(info, tree, period, value, comment):
+                problems = self._problems(i, row, info, tree, period, value, comment)
+                if problems:
+                    self.errors += problems
+                    continue
+            # Every check passed: each of these being None is one of the problems.
+            assert info is not None and period is not None and value is not None
+            if info["engagement_id"]:
+                self.engagement_months.setdefault(info["engagement_id"], set()).add(period)
+            self.valid.append(_Row(i, info["id"], tree.pk, period, value, comment))
+
+    def _passes(
+        self, info: dict, tree: Tree, period: dt.date | None, value: float | None, comment: Any
+    ) -> bool:
+        """The quick test of the bulk path: true when `_problems` would find none."""
+        if info["rollup"] != RollupRule.INPUT:
+            return False
+        vendor_id = info["engagement__vendor_id"]
+        may_write = self.writable.get(vendor_id)
+        if may_write is None:
+            may_write = self.writable[vendor_id] = can_write_actual(self.user, None, vendor_id)
+        return (
+            may_write
+            and (not info["source"] or self.channel == Channel.SYSTEM)
+            and period is not None
+            and tree.start_month <= period <= tree.end_month
+            and period <= self.last
+            and value is not None
+            and isinstance(comment, str)
+            and len(comment) <= 4000
+            and "\x00" not in comment
+        )
+
+    def _problems(
+        self,
+        i: int,
+        row: Mapping,
+        info: dict | None,
+        tree: Tree,
+        period: dt.date | None,
+        value: float | None,
+        comment: Any,
+    ) -> list[Problem]:
+        """Everything wrong with row `i`: its node, its month, its value, its comment."""
+        problems = _node_problems(i, row, info, tree, user=self.user, channel=self.channel)
+        problems += _check_period(i, row.get("period"), period, tree) or _check_ended(
+            i, period, self.last
+        )
+        if value is None:
+            problems.append(_error(i, "value", _("The value must be a finite number.")))
+        if not isinstance(comment, str) or len(comment) > 4000:
+            problems.append(
+                _error(i, "comment", _("The comment must be text of at most 4,000 characters."))
+            )
+        elif has_nul(comment):
+            problems.append(_error(i, "comment", nul_message()))
+        return problems
+
+
+def _node_problems(
+    i: int, row: Mapping, info: dict | None, tree: Tree, *, user, channel: str
+) -> list[Problem]:
+    """Why row `i` may not write an actual of its node (at most one reason)."""
+    if info is None:
+        return [
+            _error(
+                i,
+                "node",
+                _("Unknown node “%(code)s” in tree %(tree)s.")
+                % {"code": row.get("node"), "tree": tree.code},
+            )
+        ]
+    if info["rollup"] != RollupRule.INPUT:
+        return [
+            _error(
+                i,
+                "node",
+                _("“%(code)s” is computed from other KPIs; enter its inputs instead.")
+                % {"code": info["code"]},
+            )
+        ]
+    if info["source"] and channel != Channel.SYSTEM:
+        # Fed by the app (e.g. improvement proposals): typing it would be overwritten.
+        return [
+            _error(
+                i,
+                "node",
+                _("“%(code)s” is counted by the app (improvement proposals); it cannot be entered.")
+                % {"code": info["code"]},
+            )
+        ]
+    if not can_write_actual(user, None, info["engagement__vendor_id"]):
+        return [
+            _error(
+                i,
+                "node",
+                _("You may not enter actuals for “%(code)s”.") % {"code": info["code"]},
+                "forbidden",
+            )
+        ]
+    return []
+
+
 def targets_record(*, user, tree: Tree, rows: Sequence[Mapping], channel: str) -> RecordResult:
     """Upsert targets `{"node", "period", "value", "rationale"}` of one tree: all rows or none."""
     if not can_manage(user):
         raise RecordError([_error(0, None, _("Only managers may set targets."), "forbidden")])
     rows = _as_rows(rows)
-    codes, engagement_of = {}, {}
-    for code, node_id, engagement_id in Node.objects.filter(tree=tree).values_list(
+    codes: dict[str, int] = {}
+    engagement_of: dict[int, int | None] = {}
+    for code, pk, engagement_id in Node.objects.filter(tree=tree).values_list(
         "code", "id", "engagement_id"
     ):
-        codes[code] = node_id
-        engagement_of[node_id] = engagement_id
-    valid, errors = [], []
+        codes[code] = pk
+        engagement_of[pk] = engagement_id
+    valid: list[_Row] = []
+    errors: list[Problem] = []
     for i, row in enumerate(rows):
         node_id = codes.get(_s(row.get("node")))
         period = parse_period(row.get("period"))
@@ -241,6 +295,8 @@ def targets_record(*, user, tree: Tree, rows: Sequence[Mapping], channel: str) -
         if problems:
             errors += problems
             continue
+        # No problem: each of these being None is one.
+        assert node_id is not None and period is not None and value is not None
         valid.append(_Row(i, node_id, tree.pk, period, value, rationale, reason.strip()))
     errors += _check_duplicates(valid)
     if errors:
@@ -344,7 +400,8 @@ def _check_locks(
         return []
     periods = set().union(*engagement_months.values())
     statuses = [SubmissionStatus.APPROVED, *([SubmissionStatus.SUBMITTED] if vendor else [])]
-    locked = dict(
+    # Looked up with a node's engagement, None for an in-house node (never locked).
+    locked: dict[tuple[int | None, dt.date], str] = dict(
         (((engagement_id, period), status))
         for engagement_id, period, status in Submission.objects.select_for_update()
         .filter(engagement_id__in=engagement_months, period__in=periods, status__in=statuses)
@@ -379,7 +436,7 @@ def _write(
     user,
     channel: str,
     *,
-    needs_reason: set[tuple[int, dt.date]] = frozenset(),
+    needs_reason: AbstractSet[tuple[int, dt.date]] = frozenset(),
 ) -> RecordResult:
     now = timezone.now()
     node_ids = sorted({r.node_id for r in valid})
@@ -398,7 +455,9 @@ def _write(
                 .values_list("pk", "node_id", "period", "value", text_field)
             ):
                 existing[(node_id, period)] = (pk, value, text)
-        new_rows, changed, audit = [], [], []
+        new_rows: list[_Row] = []
+        changed: list[Any] = []  # instances of `model`
+        audit: list[tuple] = []
         tree_of = {r.node_id: r.tree_id for r in valid}
         for r in valid:
             old = existing.get((r.node_id, r.period))
@@ -512,10 +571,10 @@ def _write(
             ],
             audit,
         )
-        touched: dict[int, set[int]] = {}
+        changed_nodes: dict[int, set[int]] = {}  # tree id → its nodes written
         for r in new_rows:
-            touched.setdefault(r.tree_id, set()).add(r.node_id)
+            changed_nodes.setdefault(r.tree_id, set()).add(r.node_id)
         for obj in changed:
-            touched.setdefault(tree_of[obj.node_id], set()).add(obj.node_id)
-        mark_changed(touched)
+            changed_nodes.setdefault(tree_of[obj.node_id], set()).add(obj.node_id)
+        mark_changed(changed_nodes)
     return RecordResult(len(new_rows), len(changed), len(valid) - len(new_rows) - len(changed))

@@ -1,0 +1,294 @@
+"""Every write to vendors, engagements and users goes through these functions.
+
+The API, the admin and the demo call them (`vendor_*`, `engagement_*`, `user_*`): each checks
+that the acting user may manage, validates the whole object (`full_clean`), writes in one
+transaction and records the tombstones that `?updated_since=` syncs read (a deleted or renamed
+object, and the vendors that no longer see it). A refusal is a `ServiceError`; nothing was
+written. `user=SYSTEM` is the system itself (the demo seed), which has no role to check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.db.models import ProtectedError
+from django.utils.translation import gettext as _
+
+from engagements.models import Engagement, Role, User, Vendor
+from kpi_planner.access import can_manage
+from kpi_planner.errors import Problem, ServiceError, in_use_error, problems_of
+from kpi_planner.tombstones import write_change_tombstones, write_tombstones
+
+
+class _System:
+    """The acting user of writes made by the system itself (the demo seed, commands)."""
+
+    pk = None
+
+    def __repr__(self) -> str:
+        return "SYSTEM"
+
+
+SYSTEM: Final = _System()
+
+VENDOR_FIELDS = ("code", "name", "contact_email")
+ENGAGEMENT_FIELDS = (
+    "code",
+    "name",
+    "vendor",
+    "outsourcing_type",
+    "phase",
+    "start_month",
+    "end_month",
+    "monthly_fee",
+    "actuals_due_day",
+    "review_cadence",
+    "manager",
+)
+USER_FIELDS = (
+    "username",
+    "role",
+    "vendor",
+    "email",
+    "language",
+    "first_name",
+    "last_name",
+    "is_active",
+    # The admin's too (is_staff follows the role in User.save).
+    "is_superuser",
+    "is_staff",
+    "last_login",
+    "date_joined",
+)
+
+
+# -- what every write shares --------------------------------------------------------------------
+
+
+def _require_manager(user: Any) -> None:
+    if user is not SYSTEM and not can_manage(user):
+        raise ServiceError(
+            [
+                Problem(
+                    _("Only managers may change vendors, engagements and users."), code="forbidden"
+                )
+            ]
+        )
+
+
+def _assign(instance: models.Model, data: Mapping[str, Any], fields: tuple[str, ...]) -> None:
+    unknown = [name for name in data if name not in fields]
+    if unknown:
+        raise ServiceError([Problem(_("Unknown field."), field=name) for name in unknown])
+    for name, value in data.items():
+        setattr(instance, name, value)
+
+
+def _validated(instance: models.Model) -> None:
+    """Every field rule, the model's clean() and uniqueness, as one ServiceError."""
+    try:
+        instance.full_clean()
+    except ValidationError as exc:
+        raise ServiceError(problems_of(exc)) from None
+
+
+def _delete(instance: models.Model) -> None:
+    try:
+        instance.delete()  # a protected object raises before anything is deleted
+    except ProtectedError:
+        raise in_use_error() from None
+
+
+# -- vendors ------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def vendor_create(*, user: Any, data: Mapping[str, Any]) -> Vendor:
+    """A new vendor from `VENDOR_FIELDS` (code and name required)."""
+    _require_manager(user)
+    vendor = Vendor()
+    _assign(vendor, data, VENDOR_FIELDS)
+    _validated(vendor)
+    vendor.save()
+    return vendor
+
+
+@transaction.atomic
+def vendor_update(*, user: Any, vendor: Vendor, data: Mapping[str, Any]) -> Vendor:
+    """Change the fields in `data`; a new code leaves a tombstone under the old one."""
+    _require_manager(user)
+    old_code = Vendor.objects.values_list("code", flat=True).get(pk=vendor.pk)
+    _assign(vendor, data, VENDOR_FIELDS)
+    _validated(vendor)
+    vendor.save()
+    write_change_tombstones(
+        "vendor",
+        "",
+        old_code=old_code,
+        new_code=vendor.code,
+        old_vendor_ids={vendor.pk},
+        new_vendor_ids={vendor.pk},
+    )
+    return vendor
+
+
+@transaction.atomic
+def vendor_delete(*, user: Any, vendor: Vendor) -> None:
+    """Delete an unused vendor (409 in_use while engagements or users belong to it)."""
+    _require_manager(user)
+    code, pk = vendor.code, vendor.pk
+    _delete(vendor)
+    write_tombstones("vendor", "", [code], {pk})
+
+
+# -- engagements --------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def engagement_create(*, user: Any, data: Mapping[str, Any]) -> Engagement:
+    """A new engagement from `ENGAGEMENT_FIELDS` (months are first days of months)."""
+    _require_manager(user)
+    engagement = Engagement()
+    _assign(engagement, data, ENGAGEMENT_FIELDS)
+    _validated(engagement)
+    engagement.save()
+    return engagement
+
+
+@transaction.atomic
+def engagement_update(*, user: Any, engagement: Engagement, data: Mapping[str, Any]) -> Engagement:
+    """Change the fields in `data`. A new code leaves a tombstone under the old one; moved to
+    another vendor, the old vendor's users get a tombstone for it."""
+    _require_manager(user)
+    old_code, old_vendor = Engagement.objects.values_list("code", "vendor_id").get(pk=engagement.pk)
+    _assign(engagement, data, ENGAGEMENT_FIELDS)
+    _validated(engagement)
+    engagement.save()
+    write_change_tombstones(
+        "engagement",
+        "",
+        old_code=old_code,
+        new_code=engagement.code,
+        old_vendor_ids={old_vendor},
+        new_vendor_ids={engagement.vendor_id},
+    )
+    return engagement
+
+
+@transaction.atomic
+def engagement_delete(*, user: Any, engagement: Engagement) -> None:
+    """Delete an engagement (409 in_use while nodes of a tree belong to it)."""
+    _require_manager(user)
+    code, vendor_id = engagement.code, engagement.vendor_id
+    _delete(engagement)
+    write_tombstones("engagement", "", [code], {vendor_id})
+
+
+# -- users --------------------------------------------------------------------------------------
+
+
+def own_account_problems(*, user: Any, account: User, data: Mapping[str, Any]) -> list[Problem]:
+    """Why `user` may not make these changes to their own account: a manager who disabled or
+    demoted themselves would be locked out of the very screens that could undo it (possibly the
+    last manager). Empty when `account` is someone else's."""
+    if account.pk is None or account.pk != user.pk:
+        return []
+    problems = []
+    if data.get("is_active") is False:
+        problems.append(Problem(_("You cannot deactivate your own account."), field="is_active"))
+    stored_role = User.objects.values_list("role", flat=True).get(pk=account.pk)
+    role = data.get("role", stored_role)
+    if role != stored_role and role != Role.MANAGER and not account.is_superuser:
+        problems.append(
+            Problem(
+                _("You cannot give up your own manager role; ask another manager."), field="role"
+            )
+        )
+    return problems
+
+
+def password_problems(password: str, *, account: User | None) -> list[Problem]:
+    """Django's password validators (AUTH_PASSWORD_VALIDATORS), against `account` as it will be
+    when given, so that a password like its username or e-mail is refused."""
+    try:
+        password_validation.validate_password(password, account)
+    except ValidationError as exc:
+        return [Problem(message, field="password") for message in exc.messages]
+    return []
+
+
+def _set_password(account: User, password: str | None) -> None:
+    """Every channel that sets a password comes here; None: no password login."""
+    if password is None:
+        account.set_unusable_password()
+        return
+    problems = password_problems(password, account=account)
+    if problems:
+        raise ServiceError(problems)
+    account.set_password(password)
+
+
+@transaction.atomic
+def user_create(*, user: Any, data: Mapping[str, Any], password: str | None) -> User:
+    """A new account from `USER_FIELDS` with `password` (None: it cannot log in with one)."""
+    _require_manager(user)
+    account = User()
+    _assign(account, data, USER_FIELDS)
+    _set_password(account, password)
+    _validated(account)
+    account.save()
+    return account
+
+
+@transaction.atomic
+def user_update(
+    *,
+    user: Any,
+    account: User,
+    data: Mapping[str, Any],
+    password: str | None = None,
+    disable_password: bool = False,
+) -> User:
+    """Change the fields in `data` and, when given, the password (`disable_password`: no
+    password login any more). Nobody deactivates or demotes their own account
+    (own_account_problems). A new username leaves a tombstone."""
+    _require_manager(user)
+    problems = own_account_problems(user=user, account=account, data=data)
+    if problems:
+        raise ServiceError(problems)
+    old_username = User.objects.values_list("username", flat=True).get(pk=account.pk)
+    _assign(account, data, USER_FIELDS)
+    if password is not None or disable_password:
+        _set_password(account, None if disable_password else password)
+    _validated(account)
+    account.save()
+    write_change_tombstones(
+        "user",
+        "",
+        old_code=old_username,
+        new_code=account.username,
+        old_vendor_ids=set(),
+        new_vendor_ids=set(),
+    )
+    return account
+
+
+@transaction.atomic
+def user_delete(*, user: Any, account: User) -> None:
+    """Delete an account; nobody deletes their own (409: ask another manager)."""
+    _require_manager(user)
+    if account.pk == user.pk:
+        raise ServiceError(
+            [
+                Problem(
+                    _("You cannot delete your own account; ask another manager."), code="conflict"
+                )
+            ]
+        )
+    username = account.username
+    _delete(account)
+    write_tombstones("user", "", [username], set())
