@@ -436,11 +436,10 @@ class Model:
 
 def root_api_free(root_id: int, period: str) -> float | None:
     """The root's stored month actual, read from the database."""
-    import datetime as dt
-
+    from kpi_planner.months import month_of
     from kpitree.models import Rollup
 
-    month = dt.date(int(period[:4]), int(period[5:]), 1)
+    month = month_of(period)
     return Rollup.objects.get(node_id=root_id, grain="month", period=month).actual
 
 

@@ -109,7 +109,7 @@ def problems_of(exc: ServiceError | ValidationError) -> list[Problem]:
 
 
 def add_form_errors(
-    form: forms.Form,
+    form: forms.BaseForm,
     exc: ServiceError | ValidationError,
     field_of: Callable[[Problem], str | None] | None = None,
 ) -> None:

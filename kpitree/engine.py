@@ -19,9 +19,6 @@ then evaluates whole matrices (nodes × months) with numpy:
 from __future__ import annotations
 
 import datetime as dt
-import keyword
-import re
-import tokenize
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
@@ -29,10 +26,9 @@ from itertools import repeat
 import numpy as np
 import pandas as pd
 
-# CODE_RE: the parser's own rule for a valid code, so that the shortcut for formulas of a known
-# shape (_same_shape_is_valid) accepts exactly the codes the parser accepts.
-from kpi_planner.codes import CODE_RE
-from kpitree.formula import MAX_LENGTH, Formula, parse_formula
+from kpi_planner.months import month_range as month_range  # months live there; a name here
+from kpi_planner.months import period_start
+from kpitree.formula import Formula, ShapeParser
 
 AGGREGATES = ("sum", "avg", "weighted_avg")
 STATUS_NAMES = np.array(["none", "red", "amber", "green"], dtype=object)
@@ -53,27 +49,6 @@ class NodeSpec:
 
 class TreeError(ValueError):
     """The tree's structure cannot be evaluated (a cycle, an unknown parent, a bad formula)."""
-
-
-def month_range(start: dt.date, end: dt.date) -> list[dt.date]:
-    out, y, m = [], start.year, start.month
-    while (y, m) <= (end.year, end.month):
-        out.append(dt.date(y, m, 1))
-        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
-    return out
-
-
-def period_start(month: dt.date, grain: str, fiscal_year_start: int = 4) -> dt.date:
-    """First month of the month, fiscal quarter or fiscal year that contains `month`."""
-    if grain == "month":
-        return month.replace(day=1)
-    offset = (month.month - fiscal_year_start) % 12  # months since the fiscal year began
-    size = 3 if grain == "quarter" else 12
-    back = offset % size
-    y, m = month.year, month.month - back
-    while m < 1:
-        y, m = y - 1, m + 12
-    return dt.date(y, m, 1)
 
 
 def _buckets(
@@ -137,7 +112,7 @@ class TreePlan:
     recompute_batches: list[_FormulaBatch] = field(default_factory=list)  # deepest first
 
     @classmethod
-    def build(  # noqa: PLR0912, PLR0915 - too long; to split (issue 11 note)
+    def build(
         cls, specs: Sequence[NodeSpec], *, green: float = 100.0, amber: float = 90.0
     ) -> TreePlan:
         # Read each attribute once into a list: a recompute reads thousands of specs, and
@@ -172,9 +147,7 @@ class TreePlan:
         shapes: list[dict[tuple, list[tuple[int, Formula, tuple[str, ...], list[int]]]]] = [
             {} for _ in range(max_depth + 1)
         ]
-        # Formulas already parsed, by shape (see _shape_of_text): a formula of a known shape
-        # whose codes are valid children is accepted without parsing it again.
-        parsed: dict[str, tuple[Formula, tuple[str, ...]]] = {}
+        parser = ShapeParser()  # formulas of one shape are parsed once
         for i in look.tolist():
             rule = rollup[i]
             if time_aggregation[i] == "recompute" and rule != "formula":
@@ -190,24 +163,13 @@ class TreePlan:
                 if not text.strip():
                     continue  # no formula yet: the node stays missing
                 by_code = {codes[c]: c for c in kids.tolist()}
-                shape = _shape_of_text(text)
-                known = None if shape is None else parsed.get(shape[0])
-                if known is not None and _same_shape_is_valid(text, shape[1], by_code):
-                    key, own_names = shape
-                    formula, names = known
-                else:
-                    # The parser decides (and raises its own error for a bad formula).
-                    formula = parse_formula(text, by_code.keys())
-                    if shape is not None and set(shape[1]) == formula.names:
-                        key, names = shape
-                        parsed.setdefault(key, (formula, names))
-                    else:  # a shape this scan cannot vouch for: a batch of its own
-                        key, names = f"\x01{i}", tuple(sorted(formula.names))
-                    own_names = names
+                # A formula of this text's shape (the parser raises its own error for a bad
+                # formula), and the node's children in the order of that formula's codes.
+                formula, own_codes = parser.parse(text, by_code.keys())
+                shape = formula.shape
                 recompute = time_aggregation[i] == "recompute"
-                # `formula` reads its codes `names`; this node's children in the same order.
-                shapes[depth[i]].setdefault((key, recompute), []).append(
-                    (i, formula, names, [by_code[name] for name in own_names])
+                shapes[depth[i]].setdefault((shape.template, recompute), []).append(
+                    (i, formula, shape.codes, [by_code[name] for name in own_codes])
                 )
             else:
                 raise TreeError(f"unknown rollup rule {rule!r} of {codes[i]!r}")
@@ -425,66 +387,11 @@ def _batch(
     )
 
 
-# A formula's tokens as Python reads them once `[code]`s are taken out (kpitree/formula.py only
-# accepts printable ASCII): a bracketed code, a number (Python's own literal syntax, so that
-# `1e5` is one number and not 1 and the code `e5`), or a name, which is a function when `(`
-# follows it.
-_SHAPE_TOKEN = re.compile(
-    r"\[(?P<bracket>[^\]]*)\]|(?P<number>"
-    + tokenize.Number
-    + r")|(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P<call>\s*\()?"
-)
-
-
-def _shape_of_text(text: str) -> tuple[str, tuple[str, ...]] | None:
-    """The formula's text with its codes replaced by their order of first appearance, and the
-    codes in that order: `visits * cvr / 100` and `[calls] * rate / 100` have the same shape.
-
-    Two accepted formulas of the same shape parse to the same syntax tree up to the names, so
-    one compiled formula evaluates both (in one numpy call per operation for all of them).
-    Callers check that the scan found exactly the codes the parser found.
-    """
-    if "#" in text:  # a comment would hide names from the parser but not from this scan
-        return None
-    parts: list[str] = []
-    names: dict[str, int] = {}
-    last = 0
-    for m in _SHAPE_TOKEN.finditer(text):
-        if m["bracket"] is not None:
-            code = m["bracket"].strip(" \t\r\n")
-        elif m["name"] is not None and m["call"] is None:
-            code = m["name"]
-        else:
-            continue  # numbers and function names stay in the shape as written
-        parts.append(text[last : m.start()])
-        parts.append(f"\x00{names.setdefault(code, len(names))}\x00")
-        last = m.end()
-    parts.append(text[last:])
-    return "".join(parts), tuple(names)
-
-
 def _thresholds(values: list[float | None], default: float) -> np.ndarray:
     """A node's own threshold, or the tree's where it has none (None)."""
     out = np.array(values, dtype=object)
     out[out == None] = default  # noqa: E711 (element-wise comparison of an object array)
     return out.astype(float)
-
-
-def _same_shape_is_valid(text: str, names: tuple[str, ...], children: dict[str, int]) -> bool:
-    """Whether `text`, of the same shape as a formula the parser accepted, is accepted too.
-
-    The text outside the codes is the accepted formula's, character for character, so the
-    parser would build the same syntax tree up to the names. What remains to check is what
-    parse_formula checks per code and per text: the length, codes that are valid (which also
-    keeps the text printable ASCII), not Python keywords (`None` is a constant, `not` an
-    operator), and children of the node. Anything else is left to the parser.
-    """
-    if len(text) > MAX_LENGTH:
-        return False
-    for name in names:
-        if name not in children or keyword.iskeyword(name) or not CODE_RE.fullmatch(name):
-            return False
-    return True
 
 
 def _children_csr(parent_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

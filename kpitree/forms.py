@@ -4,7 +4,6 @@ the fields with `kpi_planner.errors.add_form_errors`."""
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +17,8 @@ from django.utils.translation import gettext_lazy as _
 from engagements.models import Engagement, OutsourcingType
 from kpi_planner.access import engagements_for, nodes_for
 from kpi_planner.codes import code_validator
-from kpi_planner.months import parse_month
+from kpi_planner.months import month_text, parse_month
+from kpi_planner.numbers import clean_number, input_text
 from kpitree import queries, services
 from kpitree.catalogue import TreeTemplate
 from kpitree.models import (
@@ -67,7 +67,7 @@ class MonthField(forms.CharField):
         return month
 
     def prepare_value(self, value):
-        return queries.month_value(value) if hasattr(value, "year") else value
+        return month_text(value) if hasattr(value, "year") else value
 
 
 def _month_choices() -> list[tuple[int, str]]:
@@ -276,14 +276,6 @@ class TemplateApplyForm(forms.Form):
         }
 
 
-def _clean_number(text: str) -> str:
-    """'３,０００円' → '3000': what people paste from Excel or type with a Japanese IME."""
-    text = unicodedata.normalize("NFKC", text)
-    for ch in (",", " ", "%", "円", "¥", "\u00a0"):
-        text = text.replace(ch, "")
-    return text.strip()
-
-
 class TargetsForm(forms.Form):
     """Twelve months of targets with their rationale. An empty month is left unchanged."""
 
@@ -295,9 +287,7 @@ class TargetsForm(forms.Form):
                 label=m.key,
                 required=False,
                 max_length=40,
-                initial=""
-                if m.target is None
-                else queries.format_number(m.target).replace(",", ""),
+                initial=input_text(m.target),
                 widget=forms.TextInput(
                     attrs={
                         "class": "kt-target-input",
@@ -325,7 +315,7 @@ class TargetsForm(forms.Form):
         data = self.cleaned_data  # what Form.clean returns
         for m in self.months:
             name = f"value_{m.key}"
-            text = _clean_number(data.get(name) or "")
+            text = clean_number(data.get(name) or "")
             if not text:
                 data[name] = None
                 continue

@@ -19,6 +19,13 @@ and redundant parentheses are not). Tabs and newlines count as spaces.
 
 Error messages number characters from 1 (for people); ``FormulaError.position`` is 0-based.
 
+This is the one grammar: whatever else reads formulas asks this module. Besides parsing and
+evaluating: :func:`formula_names` (the codes a text names), :func:`formula_rename` (the text with
+codes replaced, everything else kept as written), :func:`formula_shape` / :attr:`Formula.shape`
+(the text with its codes taken out, so that formulas of one shape share one compiled evaluator;
+:class:`ShapeParser` parses a tree's formulas once per shape) and :func:`formula_factors` (the
+operands of a plain product/quotient, for funnels).
+
 Evaluation semantics (see :meth:`Formula.evaluate`): NaN means "missing" and propagates
 through every operation (including min/max); division by zero and overflow give NaN,
 never inf, never an exception and never a numpy warning; ``round`` is numpy's
@@ -33,8 +40,10 @@ import ast
 import keyword
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping
+import tokenize
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 from django.utils.translation import gettext as _
@@ -44,10 +53,16 @@ from kpi_planner.codes import CODE_RE
 __all__ = [
     "MAX_DEPTH",
     "MAX_LENGTH",
+    "Factor",
     "Formula",
     "FormulaError",
+    "Shape",
+    "ShapeParser",
     "format_code",
+    "formula_factors",
     "formula_names",
+    "formula_rename",
+    "formula_shape",
     "parse_formula",
     "referenced_names",
 ]
@@ -64,6 +79,9 @@ _FUNCTIONS = ("min", "max", "abs", "round")
 # non-ASCII characters (full-width digits and operators, Japanese text, identifiers Python
 # would NFKC-normalise) are refused first, which also keeps parser offsets equal to characters.
 _WHITESPACE = "\t\n\r"
+_SPACES = str.maketrans(_WHITESPACE, "   ")
+# The first character refused: anything but tabs, newlines and printable ASCII, and backslashes.
+_REFUSED = re.compile(r"[^\t\n\r -\[\]-~]")
 _NAN = np.float64("nan")
 
 _Evaluator = Callable[[Mapping[str, object]], object]
@@ -89,12 +107,57 @@ class FormulaError(ValueError):
 
 
 @dataclass(frozen=True)
+class Shape:
+    """A formula with its codes taken out.
+
+    ``template`` is the text with the k-th distinct code (in order of first appearance) replaced
+    by ``"\x00k\x00"``; ``codes`` are the codes in that order. Two accepted formulas with the
+    same template parse to the same syntax tree up to the codes (the text around the codes is
+    the same, character for character), so one compiled :class:`Formula` evaluates both once its
+    k-th code is given the other's k-th code's values: ``visits * cvr / 100`` and
+    ``[calls] * rate / 100`` have one shape.
+    """
+
+    template: str
+    codes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Factor:
+    """One operand of a product/quotient (see :func:`formula_factors`): a code or a number, and
+    its exponent (1 when it multiplies, -1 when it divides)."""
+
+    code: str | None
+    number: float | None
+    exponent: int
+
+
+#: Where a formula text writes a code: (start, end, code), ``text[start:end]`` being the code
+#: as written (``cvr`` or ``[ads-cpa]``), in the order of the text.
+_Occurrence = tuple[int, int, str]
+
+
+@dataclass(frozen=True)
 class Formula:
     """A parsed formula. Build it with :func:`parse_formula`."""
 
     text: str
     names: frozenset[str]
     _evaluator: _Evaluator = field(repr=False, compare=False)
+    occurrences: tuple[_Occurrence, ...] = field(default=(), repr=False, compare=False)
+
+    @cached_property
+    def shape(self) -> Shape:
+        """The formula's :class:`Shape` (its text with the codes taken out)."""
+        parts: list[str] = []
+        order: dict[str, int] = {}
+        last = 0
+        for start, end, code in self.occurrences:
+            parts.append(self.text[last:start])
+            parts.append(f"\x00{order.setdefault(code, len(order))}\x00")
+            last = end
+        parts.append(self.text[last:])
+        return Shape("".join(parts), tuple(order))
 
     def evaluate(self, values: Mapping[str, np.ndarray | float]) -> np.ndarray:
         """Compute the formula on ``values`` (child code -> float array or scalar).
@@ -131,10 +194,165 @@ class Formula:
 
 def formula_names(text: str) -> frozenset[str]:
     """The codes a formula text names; none when it is blank or does not parse."""
+    formula = _parsed_or_none(text)
+    return frozenset() if formula is None else formula.names
+
+
+def formula_rename(text: str, renames: Mapping[str, str]) -> str:
+    """``text`` with the codes in ``renames`` replaced (old code -> new code).
+
+    A new code is written as :func:`format_code` writes it (``[x.a-b]``, ``x_c``); everything
+    else stays as written: spacing, numbers, function names and the other codes. A text that
+    is blank or does not parse is returned unchanged (there are no codes to find in it).
+    """
+    formula = _parsed_or_none(text) if renames else None
+    if formula is None:
+        return text
+    parts: list[str] = []
+    last = 0
+    for start, end, code in formula.occurrences:
+        if code in renames:
+            parts += [text[last:start], format_code(renames[code])]
+            last = end
+    parts.append(text[last:])
+    return "".join(parts)
+
+
+def formula_shape(text: str) -> Shape | None:
+    """The :class:`Shape` of a formula text; ``None`` when it is blank or does not parse."""
+    formula = _parsed_or_none(text)
+    return None if formula is None else formula.shape
+
+
+class ShapeParser:
+    """:func:`parse_formula` for the many formulas of a tree, parsing once per shape.
+
+    A tree of thousands of nodes has a few shapes (``a * b / 100`` over different children);
+    parsing each formula would cost more than evaluating the whole tree. :meth:`parse` parses
+    the first formula of each shape; a later text of a known shape is accepted by checking
+    only what differs between the two, its codes.
+    """
+
+    def __init__(self) -> None:
+        self._known: dict[str, Formula] = {}
+
+    def parse(self, text: str, allowed_names: Collection[str]) -> tuple[Formula, tuple[str, ...]]:
+        """``(formula, codes)``: a formula of ``text``'s shape and ``text``'s own codes in the
+        order of that formula's ``shape.codes`` (give the formula's k-th code the values of the
+        k-th of ``codes``). Raises :class:`FormulaError` as :func:`parse_formula` does."""
+        scanned = _scan_shape(text)
+        if scanned is not None:
+            known = self._known.get(scanned.template)
+            if known is not None and _codes_accepted(text, scanned.codes, allowed_names):
+                return known, scanned.codes
+        formula = parse_formula(text, allowed_names)
+        shape = formula.shape
+        # The scan may stand in for the parser only where the two agree on this shape.
+        if scanned == shape:
+            self._known.setdefault(shape.template, formula)
+        return formula, shape.codes
+
+
+# The shortcut's scan of a text (ShapeParser only; the parser decides everything else): the
+# tokens Python reads once `[code]`s are taken out (only printable ASCII is accepted): a
+# bracketed code, a number (Python's own literal syntax, so that `1e5` is one number and not 1
+# and the code `e5`), or a name, which is a function when `(` follows it.
+_SHAPE_TOKEN = re.compile(
+    r"\[(?P<bracket>[^\]]*)\]|(?P<number>"
+    + tokenize.Number
+    + r")|(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P<call>\s*\()?"
+)
+
+
+def _scan_shape(text: str) -> Shape | None:
+    """What :attr:`Formula.shape` would be, by a scan instead of a parse (None: cannot tell).
+
+    Only trusted for a template the parser gave for another text: the text outside the codes
+    is then the accepted formula's, character for character, so the parser would build the
+    same syntax tree up to the codes.
+    """
+    if "#" in text:  # a comment would hide codes from the parser but not from this scan
+        return None
+    parts: list[str] = []
+    order: dict[str, int] = {}
+    last = 0
+    for m in _SHAPE_TOKEN.finditer(text):
+        if m["bracket"] is not None:
+            code = m["bracket"].strip(" \t\r\n")
+        elif m["name"] is not None and m["call"] is None:
+            code = m["name"]
+        else:
+            continue  # numbers and function names stay in the shape as written
+        parts.append(text[last : m.start()])
+        parts.append(f"\x00{order.setdefault(code, len(order))}\x00")
+        last = m.end()
+    parts.append(text[last:])
+    return Shape("".join(parts), tuple(order))
+
+
+def _codes_accepted(text: str, codes: tuple[str, ...], allowed: Collection[str]) -> bool:
+    """Whether the parser would accept ``text``, of the shape of an accepted formula: what it
+    checks per text and per code, i.e. the length, codes that are valid (which also keeps the
+    text printable ASCII), not Python keywords (``None`` is a constant, ``not`` an operator),
+    and allowed. Anything else is left to the parser."""
+    if len(text) > MAX_LENGTH:
+        return False
+    return all(
+        code in allowed and not keyword.iskeyword(code) and CODE_RE.fullmatch(code)
+        for code in codes
+    )
+
+
+def formula_factors(text: str) -> tuple[Factor, ...] | None:
+    """The operands of a formula that is one plain product/quotient, in written order.
+
+    ``calls * rate / 100`` gives ``calls`` and ``rate`` with exponent 1 and the number 100 with
+    exponent -1. Only codes and numbers joined by ``*`` and ``/`` qualify: ``None`` for any
+    ``+``/``-``, sign, function call or parenthesis, and for a text that is blank or does not
+    parse.
+    """
+    if not isinstance(text, str) or not text.strip():
+        return None
+    source = _Source(text)
     try:
-        return parse_formula(text).names if text.strip() else frozenset()
+        tree = source.parse()
+        _Compiler(source, None).compile(tree.body, 1)  # the whole whitelist, as parse_formula
     except FormulaError:
-        return frozenset()
+        return None
+    node: ast.expr = tree.body
+    chain: list[tuple[int, ast.expr]] = []
+    while isinstance(node, ast.BinOp) and type(node.op) in _MULTIPLICATIVE:
+        chain.append((1 if isinstance(node.op, ast.Mult) else -1, node.right))
+        node = node.left
+    chain.append((1, node))
+    chain.reverse()
+    operands = [operand for _exponent, operand in chain]
+    processed = source.processed
+    # Between the operands only their operators (no parenthesis, no comment), around them nothing.
+    gaps = [processed[: operands[0].col_offset], processed[operands[-1].end_col_offset or 0 :]]
+    if any(gap.strip() for gap in gaps):
+        return None
+    for (exponent, right), left in zip(chain[1:], operands, strict=False):
+        gap = processed[left.end_col_offset or 0 : right.col_offset].strip()
+        if gap != ("*" if exponent == 1 else "/"):
+            return None
+    factors: list[Factor] = []
+    for exponent, operand in chain:
+        if isinstance(operand, ast.Name):
+            code = source.placeholders.get(operand.id, operand.id)
+            factors.append(Factor(code=code, number=None, exponent=exponent))
+        elif isinstance(operand, ast.Constant) and isinstance(operand.value, int | float):
+            factors.append(Factor(code=None, number=float(operand.value), exponent=exponent))
+        else:
+            return None
+    return tuple(factors)
+
+
+def _parsed_or_none(text: str) -> Formula | None:
+    try:
+        return parse_formula(text) if text.strip() else None
+    except FormulaError:
+        return None
 
 
 def parse_formula(text: str, allowed_names: Iterable[str] | None = None) -> Formula:
@@ -150,7 +368,12 @@ def parse_formula(text: str, allowed_names: Iterable[str] | None = None) -> Form
     tree = source.parse()
     compiler = _Compiler(source, allowed)
     evaluator = compiler.compile(tree.body, 1)
-    return Formula(text=text, names=frozenset(compiler.names), _evaluator=evaluator)
+    return Formula(
+        text=text,
+        names=frozenset(compiler.names),
+        _evaluator=evaluator,
+        occurrences=tuple(sorted(compiler.occurrences)),
+    )
 
 
 def referenced_names(text: str) -> frozenset[str]:
@@ -198,18 +421,17 @@ class _Source:
                 % {"length": len(text), "max": MAX_LENGTH},
                 MAX_LENGTH,
             )
-        for i, ch in enumerate(text):
-            if ch in _WHITESPACE:
-                continue
-            if ch == "\\" or not (" " <= ch <= "~"):
-                raise FormulaError(
-                    _(
-                        "'%(char)s' (character %(pos)d) cannot be used; write formulas with "
-                        "half-width letters, digits, + - * / ( ) and [ ]."
-                    )
-                    % {"char": ch, "pos": i + 1},
-                    i,
+        refused = _REFUSED.search(text)
+        if refused:
+            i = refused.start()
+            raise FormulaError(
+                _(
+                    "'%(char)s' (character %(pos)d) cannot be used; write formulas with "
+                    "half-width letters, digits, + - * / ( ) and [ ]."
                 )
+                % {"char": text[i], "pos": i + 1},
+                i,
+            )
         self._replace_brackets()
         try:
             tree = ast.parse(self.processed, mode="eval")
@@ -221,6 +443,11 @@ class _Source:
 
     def _replace_brackets(self) -> None:
         text = self.text
+        if "[" not in text:  # nothing to replace: every offset maps to itself
+            self.processed = text.translate(_SPACES)
+            self.start = list(range(len(text) + 1))
+            self.end = list(range(len(text) + 1))
+            return
         prefix = "_kpi_code"
         while prefix in text:
             prefix += "_"
@@ -286,11 +513,15 @@ class _Source:
     def node_pos(self, node: ast.AST) -> int:
         return self.pos(node.col_offset)
 
+    def span(self, node: ast.AST) -> tuple[int, int]:
+        """Where ``node`` is written in the original text: (start, end)."""
+        end_offset = max(0, min(node.end_col_offset or 0, len(self.end) - 1))
+        return self.pos(node.col_offset), self.end[end_offset]
+
     def segment(self, node: ast.AST) -> str:
         """The original text of ``node``."""
-        start = self.pos(node.col_offset)
-        end_offset = max(0, min(node.end_col_offset or 0, len(self.end) - 1))
-        return self.text[start : self.end[end_offset]]
+        start, end = self.span(node)
+        return self.text[start:end]
 
     def op_pos(self, left: ast.AST, right: ast.AST) -> int:
         """Position of the operator written between ``left`` and ``right``."""
@@ -383,6 +614,7 @@ class _Compiler:
         self.source = source
         self.allowed = allowed
         self.names: set[str] = set()
+        self.occurrences: list[_Occurrence] = []
 
     def error(self, message: str, node: ast.AST | None = None, **params) -> FormulaError:
         position = None if node is None else self.source.node_pos(node)
@@ -460,6 +692,11 @@ class _Compiler:
                 name=name,
             )
         self.names.add(name)
+        # A name's offsets are always inside the text: no clamping as in span().
+        source = self.source
+        self.occurrences.append(
+            (source.start[node.col_offset], source.end[node.end_col_offset], name)
+        )
 
         def load(values, name=name):
             value = values[name]

@@ -25,6 +25,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from kpi_planner import numbers
 from kpitree import target_gap
 
 TOO_MANY = 10  # "10 or more KPIs for one scope dilutes focus"
@@ -365,7 +366,11 @@ def target_vs_benchmark(ctx: LintContext, n: LintNode) -> Iterator[Flag]:
         yield Flag(
             n.code,
             _("The target of “%(name)s” (%(target)s) is far from its benchmark (%(benchmark)s).")
-            % {"name": n.name, "target": _fmt(target), "benchmark": _fmt(n.benchmark)},
+            % {
+                "name": n.name,
+                "target": numbers.value(target),
+                "benchmark": numbers.value(n.benchmark),
+            },
         )
 
 
@@ -393,7 +398,7 @@ def target_vs_history(ctx: LintContext, n: LintNode) -> Iterator[Flag]:
             _(
                 "The target of “%(name)s” (%(target)s) is far from its recent actuals (%(past)s on average)."
             )
-            % {"name": n.name, "target": _fmt(target), "past": _fmt(past)},
+            % {"name": n.name, "target": numbers.value(target), "past": numbers.value(past)},
         )
 
 
@@ -502,10 +507,6 @@ def review_overdue(ctx: LintContext, n: LintNode) -> Iterator[Flag]:
 def _mean_target(ctx: LintContext, n: LintNode) -> float | None:
     own = ctx.targets_of.get(n.code)
     return sum(v for _m, v, _r in own) / len(own) if own else None
-
-
-def _fmt(value: float) -> str:
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}".rstrip("0").rstrip(".")
 
 
 def _is_risk(n: LintNode) -> bool:

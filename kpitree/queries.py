@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Max
-from django.utils import formats
 from django.utils.safestring import SafeString
-from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
+from kpi_planner import numbers
 from kpi_planner.access import engagements_for, nodes_for, sees_everything
-from kpitree import engine, target_gap
+from kpi_planner.months import month_range, month_text
+from kpitree import target_gap
 from kpitree.models import Actual, Grain, Node, RollupRule, Status, Target, Tree
 from kpitree.models import Rollup as RollupRow
 
@@ -42,74 +42,6 @@ NODE_COLUMNS = (
     "position",
 )
 CLOSE_LI = "</ul></li>"
-
-
-# -- formatting -----------------------------------------------------------------------------------
-
-
-def _digits(value: float) -> int:
-    if value == round(value) or abs(value) >= 1000:
-        return 0
-    if abs(value) >= 10:
-        return 1
-    return 2
-
-
-class Formatter:
-    """Numbers, yen and percentages for the reader's language (as the kpi_format filters write
-    them), with the language and separators looked up once: a tree formats thousands of values."""
-
-    def __init__(self) -> None:
-        self.english = (get_language() or "ja").startswith("en")
-        self.thousands = formats.get_format("THOUSAND_SEPARATOR")
-        self.decimal = formats.get_format("DECIMAL_SEPARATOR")
-
-    def _grouped(self, value: float, digits: int) -> str:
-        text = f"{value:,.{digits}f}"
-        if (self.thousands, self.decimal) != (",", "."):
-            text = text.translate(str.maketrans({",": self.thousands, ".": self.decimal}))
-        return text
-
-    def number(self, value: float | None) -> str:
-        """Grouped, with only the decimals it needs (3,000 / 12.5 / 0.35)."""
-        if value is None:
-            return "—"
-        digits = _digits(value)
-        text = self._grouped(round(value, digits), digits)
-        if digits:  # 2.50 → 2.5
-            text = text.rstrip("0").rstrip(self.decimal)
-        return text
-
-    def value(self, value: float | None, unit: str) -> str:
-        """A KPI value with its unit: 10,000,000円 / ¥10,000,000, 2%, 3,000件."""
-        if value is None:
-            return "—"
-        if unit in ("円", "JPY", "¥"):
-            amount = self._grouped(round(value), 0)
-            return f"¥{amount}" if self.english else f"{amount}円"
-        number = self.number(value)
-        if not unit or unit == "%":
-            return f"{number}{unit}"
-        return f"{number} {unit}" if self.english else f"{number}{unit}"
-
-    def percent(self, value: float | None) -> str:
-        return "—" if value is None else f"{self._grouped(value, 1)}%"
-
-
-def format_number(value: float | None) -> str:
-    return Formatter().number(value)
-
-
-def format_value(value: float | None, unit: str) -> str:
-    return Formatter().value(value, unit)
-
-
-def format_percent(value: float | None) -> str:
-    return Formatter().percent(value)
-
-
-def month_value(month: dt.date) -> str:
-    return f"{month:%Y-%m}"
 
 
 # -- the tree -------------------------------------------------------------------------------------
@@ -149,7 +81,7 @@ def tree_view(*, user, tree: Tree, period: dt.date | None = None, node_base: str
     `url`, so the templates do not reverse thousands of URLs (codes are URL-safe characters).
     """
     nodes = list(nodes_for(user).filter(tree=tree).order_by("position", "id").values(*NODE_COLUMNS))
-    months = engine.month_range(tree.start_month, tree.end_month)
+    months = month_range(tree.start_month, tree.end_month)
     latest = latest_month(tree, user) if nodes else None
     shown = period or latest
     values: dict[int, tuple] = {}
@@ -163,7 +95,7 @@ def tree_view(*, user, tree: Tree, period: dt.date | None = None, node_base: str
     owners = owner_labels(user, (n["engagement_id"] for n in nodes))
     status_label = dict(Status.choices)
     rollup_label = dict(RollupRule.choices)
-    fmt = Formatter()
+    fmt = numbers.Numbers()  # the separators looked up once: a tree formats thousands of values
     by_id = {n["id"]: n for n in nodes}
     children: dict[int | None, list[dict]] = {}
     for n in nodes:
@@ -184,7 +116,7 @@ def tree_view(*, user, tree: Tree, period: dt.date | None = None, node_base: str
             owner_label=owner,
             actual=fmt.value(actual, n["unit"]),
             target=fmt.value(target, n["unit"]),
-            achievement=fmt.percent(achievement),
+            achievement=fmt.pct(achievement),
             status=status,
             status_label=status_label.get(status, status),
             rollup_label=rollup_label.get(n["rollup"], n["rollup"]),
@@ -317,7 +249,7 @@ def formula_preview(node: Node, formula) -> Preview:
             values[kids[node_id]] = actual
     value = formula.evaluate_scalar(values) if period is not None else None
     missing = sorted(name for name in formula.names if values.get(name) is None)
-    return Preview(period, value, format_value(value, node.unit), missing)
+    return Preview(period, value, numbers.value(value, node.unit), missing)
 
 
 # -- targets ---------------------------------------------------------------------------------------
@@ -356,20 +288,20 @@ class TargetMonth:
 
     @property
     def actual_text(self) -> str:
-        return format_value(self.actual, self.unit)
+        return numbers.value(self.actual, self.unit)
 
     @property
     def last_year_text(self) -> str:
-        return format_value(self.last_year, self.unit)
+        return numbers.value(self.last_year, self.unit)
 
     @property
     def history_text(self) -> str:
-        return format_value(self.history, self.unit)
+        return numbers.value(self.history, self.unit)
 
 
 def target_grid(node: Node, first: dt.date, count: int = 12) -> list[TargetMonth]:
     tree = node.tree
-    months = [m for m in engine.month_range(first, tree.end_month) if m >= tree.start_month][:count]
+    months = [m for m in month_range(first, tree.end_month) if m >= tree.start_month][:count]
     if not months:
         return []
     targets = {
@@ -390,7 +322,7 @@ def target_grid(node: Node, first: dt.date, count: int = 12) -> list[TargetMonth
         out.append(
             TargetMonth(
                 month=m,
-                key=month_value(m),
+                key=month_text(m),
                 target=value,
                 rationale=rationale,
                 actual=by_month.get(m),

@@ -32,11 +32,11 @@ from kpi_planner.access import (
     trees_for,
 )
 from kpi_planner.errors import ServiceError, add_form_errors
-from kpi_planner.months import parse_month
+from kpi_planner.months import month_range, parse_month
 from kpi_planner.templatetags.kpi_format import month
 from kpitree import forms, queries, services, target_gap
 from kpitree.catalogue import TreeTemplate
-from kpitree.formula import FormulaError, parse_formula
+from kpitree.formula import FormulaError, format_code, parse_formula
 from kpitree.models import Kind, Node, Rationale, Tree
 
 CHANGED = "kpitree-changed"
@@ -201,7 +201,16 @@ def tree_copy(request: HttpRequest, tree: Tree) -> HttpResponse:
 
 def _node_ctx(tree: Tree, node: Node, form: forms.NodeForm) -> dict:
     child_codes = list(node.children.values_list("code", flat=True)) if node.pk else []
-    return {"tree": tree, "node": node, "form": form, "child_codes": child_codes}
+    # The formula helper inserts each child as a formula writes it ([ads-cpa]): the grammar
+    # says how, so the browser need not know it.
+    child_chips = [(code, format_code(code)) for code in child_codes]
+    return {
+        "tree": tree,
+        "node": node,
+        "form": form,
+        "child_codes": child_codes,
+        "child_chips": child_chips,
+    }
 
 
 @tree_page
@@ -392,7 +401,7 @@ def _targets_ctx(tree: Tree, node: Node, first, form: forms.TargetsForm) -> dict
         "node": node,
         "form": form,
         "first": first,
-        "months": queries.engine.month_range(tree.start_month, tree.end_month),
+        "months": month_range(tree.start_month, tree.end_month),
         "rationales": Rationale.choices,
         "warn_pct": round(target_gap.FAR * 100),
         "warn_ratio": target_gap.FAR,

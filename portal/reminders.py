@@ -28,9 +28,10 @@ from engagements.models import (
     SubmissionStatus,
     User,
 )
+from kpi_planner.months import current_month, month_add
 from kpitree.models import Node, RollupRule
 from portal import notifications
-from portal.services import DONE, due_date, month_add, month_statuses, status_of
+from portal.services import DONE, due_date, month_statuses, status_of
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ def send_due_reminders(*, today: dt.date | None = None) -> dict[str, int]:
     candidates: list[tuple[str, Engagement, dt.date, dt.date]] = []
     soon = today + dt.timedelta(days=1)
     late_days = [today - dt.timedelta(days=lag) for lag in range(1, OVERDUE_CATCH_UP_DAYS + 1)]
-    this_month = today.replace(day=1)
+    this_month = current_month(today)
     # The months concerned are at most two months back (catch-up) and at most this month.
     engagements = list(
         Engagement.objects.filter(
@@ -105,7 +106,7 @@ def send_due_reminders(*, today: dt.date | None = None) -> dict[str, int]:
         for kind, day in schedule + [("overdue", d) for d in late_days]:
             if day.day != engagement.actuals_due_day:
                 continue
-            period = month_add(day.replace(day=1), -1)
+            period = month_add(current_month(day), -1)
             if engagement.start_month <= period <= engagement.end_month:
                 candidates.append((kind, engagement, period, due_date(engagement, period)))
     # An engagement with no KPI to enter (none assigned yet) has nothing to report.

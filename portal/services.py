@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -30,10 +29,17 @@ from engagements.models import (
     SubmissionStatus,
     User,
 )
+from kpi_planner import numbers
 from kpi_planner.access import can_manage, can_report, nodes_for
 from kpi_planner.errors import Problem, ServiceError
-from kpi_planner.months import current_month, last_reportable_month, month_add, parse_month
-from kpitree.engine import month_range
+from kpi_planner.months import (
+    current_month,
+    last_reportable_month,
+    month_add,
+    month_range,
+    parse_month,
+)
+from kpi_planner.numbers import clean_number
 from kpitree.models import Actual, Node, RollupRule, Source, ValueAudit
 from kpitree.services import (
     RecordError,
@@ -109,21 +115,6 @@ def join_comment(why: str, next_action: str) -> str:
 def split_comment(comment: str) -> tuple[str, str]:
     why, _mark, next_action = (comment or "").partition(NEXT_ACTION_MARK)
     return why, next_action
-
-
-def normalize_number(text: object) -> str:
-    """What people type into a number cell, made parseable: full-width digits, thousands
-    separators, a trailing % or 円, ¥, and the Japanese minus signs ▲/△ ("▲1,200" = -1200).
-    Anything else is left for actuals_record to refuse with its message."""
-    if isinstance(text, int | float) and not isinstance(text, bool):
-        return repr(text)
-    s = unicodedata.normalize("NFKC", str(text or "")).strip()
-    for junk in (",", " ", "¥", "円", "\u3000"):
-        s = s.replace(junk, "")
-    s = s.replace("\u2212", "-")
-    if s[:1] in ("▲", "△"):
-        s = "-" + s[1:]
-    return s.removesuffix("%")
 
 
 # -- reads shared by the portal and the API --------------------------------------------------------
@@ -261,7 +252,7 @@ def month_save(
         if node is None:
             errors.append(Problem(_("A KPI of the form is not one you can enter.")))
             continue
-        value = normalize_number(entry.value)
+        value = clean_number(entry.value)
         if value == "":
             if node.pk in saved:
                 message = _("A saved value cannot be erased; enter the corrected number.")
@@ -418,8 +409,6 @@ def changes_since_submission(engagement: Engagement, period: dt.date) -> list[di
     """The month's actuals changed after it was first submitted (corrections after a
     withdrawal or a return, a manager's own corrections), oldest first: what the manager
     reviews beyond what was first handed in."""
-    from kpitree.queries import format_value
-
     first = first_submitted_at(engagement, period)
     if first is None:
         return []
@@ -433,8 +422,8 @@ def changes_since_submission(engagement: Engagement, period: dt.date) -> list[di
     return [
         {
             "node": a.node,
-            "before": format_value(a.old_value, a.node.unit),
-            "after": format_value(a.new_value, a.node.unit),
+            "before": numbers.value(a.old_value, a.node.unit),
+            "after": numbers.value(a.new_value, a.node.unit),
             "user": a.user,
             "at": a.at,
         }

@@ -17,7 +17,6 @@ import codecs
 import csv
 import datetime as dt
 import io
-import re
 import unicodedata
 from collections.abc import Iterable
 
@@ -27,15 +26,15 @@ from django.utils.translation import gettext as _
 from engagements.models import Engagement, Submission, SubmissionStatus, User
 from kpi_planner.access import can_report
 from kpi_planner.errors import Problem, ServiceError
-from kpi_planner.months import parse_month
+from kpi_planner.months import clean_month, month_text, parse_month
+from kpi_planner.numbers import clean_number, input_text, parse_number
 from kpitree.models import Actual, Node, RollupRule
-from kpitree.services import RecordError, RecordResult, actuals_record, parse_number
+from kpitree.services import RecordError, RecordResult, actuals_record
 from portal.services import (
     WorkflowError,
     in_plan,
     is_typed,
     join_comment,
-    normalize_number,
     portal_nodes,
     split_comment,
 )
@@ -70,7 +69,6 @@ ALIASES = {
     "next action": "next_action",
     "次のアクション": "next_action",
 }
-PERIOD_LIKE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})(?:\s*月)?(?:\s*[-/.]\s*\d{1,2}\s*日?)?$")
 
 
 class LineError(Problem):
@@ -161,15 +159,14 @@ def _cell_text(cell) -> str:
     if value is None:
         return ""
     if isinstance(value, dt.datetime | dt.date):
-        return f"{value:%Y-%m}"
+        return month_text(value)
     if isinstance(value, bool):
         return str(value)
     if isinstance(value, int | float):
         # A cell formatted as a percentage holds 0.6 for "60%"; KPIs in % are kept as 60.
         if "%" in (cell.number_format or ""):
             value = round(value * 100, 10)
-        if isinstance(value, float) and value.is_integer():
-            return str(int(value))
+        return input_text(value)
     return str(value)
 
 
@@ -234,11 +231,8 @@ def read_table(data: bytes) -> tuple[dict[str, int], list[tuple[int, dict[str, s
 
 
 def _period_text(raw: str, default: dt.date) -> str:
-    raw = unicodedata.normalize("NFKC", raw).strip()
-    if not raw:
-        return f"{default:%Y-%m}"
-    match = PERIOD_LIKE.match(raw)
-    return f"{int(match[1]):04d}-{int(match[2]):02d}" if match else raw
+    """The row's month as "YYYY-MM" (2026/4, 2026年4月 allowed), the upload's month when empty."""
+    return clean_month(raw) or month_text(default)
 
 
 def upload_actuals(
@@ -269,7 +263,7 @@ def upload_actuals(
         if problems:
             errors += problems
             continue
-        if not normalize_number(cells["value"]) and not (
+        if not clean_number(cells["value"]) and not (
             cells.get("comment") or cells.get("next_action")
         ):
             continue  # a template line left empty
@@ -289,7 +283,7 @@ def upload_actuals(
                 "tree": node.tree.code,
                 "node": node.code,
                 "period": period_text,
-                "value": normalize_number(cells["value"]),
+                "value": clean_number(cells["value"]),
                 "comment": join_comment(cells.get("comment", ""), cells.get("next_action", "")),
             }
         )
@@ -370,7 +364,7 @@ def _check_row(
                     "node",
                 )
             )
-    value = normalize_number(cells["value"])
+    value = clean_number(cells["value"])
     if not value:
         if cells.get("comment") or cells.get("next_action"):
             problems.append(
@@ -398,8 +392,8 @@ def _check_row(
                 _("%(period)s is outside the engagement (%(start)s to %(end)s).")
                 % {
                     "period": period_text,
-                    "start": f"{engagement.start_month:%Y-%m}",
-                    "end": f"{engagement.end_month:%Y-%m}",
+                    "start": month_text(engagement.start_month),
+                    "end": month_text(engagement.end_month),
                 },
                 "period",
             )
@@ -411,8 +405,8 @@ def _check_row(
                 _("%(period)s is outside the plan (%(start)s to %(end)s).")
                 % {
                     "period": period_text,
-                    "start": f"{node.tree.start_month:%Y-%m}",
-                    "end": f"{node.tree.end_month:%Y-%m}",
+                    "start": month_text(node.tree.start_month),
+                    "end": month_text(node.tree.end_month),
                 },
                 "period",
             )
@@ -445,15 +439,14 @@ def template_rows(user: User, engagement: Engagement, period: dt.date) -> list[l
     for node in nodes:
         actual = saved.get(node.pk)
         why, next_action = split_comment(actual.comment) if actual else ("", "")
-        value = "" if actual is None else normalize_number(actual.value)
-        value = value.removesuffix(".0")
+        value = input_text(actual.value if actual else None)
         out.append(
             [
                 node.tree.code,
                 node.code,
                 node.name,
                 node.unit,
-                f"{period:%Y-%m}",
+                month_text(period),
                 value,
                 why,
                 next_action,

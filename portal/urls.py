@@ -1,20 +1,7 @@
 from django.urls import path, register_converter
 
-from kpi_planner.months import MONTH_URL_RE
+from kpi_planner.months import MonthConverter
 from portal import views
-
-
-class MonthConverter:
-    """A month in a URL: YYYY-MM (kept as text; the view checks it is the engagement's)."""
-
-    regex = MONTH_URL_RE
-
-    def to_python(self, value: str) -> str:
-        return value
-
-    def to_url(self, value: str) -> str:
-        return value
-
 
 register_converter(MonthConverter, "yyyymm")
 

@@ -5,7 +5,6 @@ portal.services (which calls kpitree.services.actuals_record for the numbers).""
 from __future__ import annotations
 
 import datetime as dt
-import math
 from typing import TYPE_CHECKING
 
 from django.contrib import messages
@@ -15,7 +14,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -26,6 +25,7 @@ from engagements.models import (
     SubmissionEvent,
     SubmissionStatus,
 )
+from kpi_planner import numbers
 from kpi_planner.access import (
     can_manage,
     can_report,
@@ -36,8 +36,13 @@ from kpi_planner.access import (
     proposals_for,
 )
 from kpi_planner.errors import Problem, ServiceError, add_form_errors, refuse_if_forbidden
-from kpi_planner.months import current_month, last_reportable_month, month_add, parse_month
-from kpitree.engine import month_range
+from kpi_planner.months import (
+    current_month,
+    last_reportable_month,
+    month_add,
+    month_range,
+    parse_month,
+)
 from kpitree.models import Actual, Grain, Rollup, Target, ValueAudit
 from portal import notifications, services, uploads
 from portal.forms import (
@@ -75,20 +80,6 @@ def _render(request: HttpRequest, template: str, ctx: dict, status: int = 200) -
     """render() plus what every portal page shows: the unread count of the sub-navigation."""
     ctx["unread_count"] = notifications.unread_count(request.user)
     return render(request, template, ctx, status=status)
-
-
-def fmt(value: float | None) -> str:
-    """A value for reading: grouped digits, decimals only when it has some."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    digits = 0 if float(value).is_integer() else 2 if abs(value) < 100 else 1
-    text = formats.number_format(value, decimal_pos=digits, use_l10n=True, force_grouping=True)
-    return text.rstrip("0").rstrip(".") if digits else text
-
-
-def raw(value: float | None) -> str:
-    """A value for an input field: no grouping, no trailing .0."""
-    return "" if value is None else services.normalize_number(value).removesuffix(".0")
 
 
 # -- home and lists ------------------------------------------------------------------------------
@@ -247,7 +238,7 @@ def month_context(user, eng: Engagement, period: dt.date, *, posted=None, errors
 
         current = actuals.get((node.pk, period))
         why, next_action = services.split_comment(current["comment"] if current else "")
-        value_text = raw(value_at(period)) if node.is_input else ""
+        value_text = numbers.input_text(value_at(period)) if node.is_input else ""
         if posted is not None and f"value-{node.pk}" in posted:
             value_text = posted.get(f"value-{node.pk}", "")
             why = posted.get(f"why-{node.pk}", "")
@@ -264,14 +255,14 @@ def month_context(user, eng: Engagement, period: dt.date, *, posted=None, errors
                 "auto": node.is_input and not services.is_typed(node),
                 "planned": planned,
                 "value_text": value_text,
-                "value": fmt(this),
+                "value": numbers.value(this),
                 "why": why,
                 "next_action": next_action,
-                "target": fmt(targets.get(node.pk)),
-                "last": fmt(last),
-                "last_raw": raw(last) if last is not None else "",
+                "target": numbers.value(targets.get(node.pk)),
+                "last": numbers.value(last),
+                "last_raw": numbers.input_text(last) if last is not None else "",
                 "change": change,
-                "older": [fmt(value_at(p)) for p in months[2:]],
+                "older": [numbers.value(value_at(p)) for p in months[2:]],
                 "errors": errors.get(node.pk, []),
             }
         )
@@ -457,8 +448,8 @@ def scorecard(request: HttpRequest, code: str, period: str) -> HttpResponse:
     rows = [
         {
             "node": n,
-            "actual": fmt(rollups[n.pk].actual) if n.pk in rollups else "—",
-            "target": fmt(rollups[n.pk].target) if n.pk in rollups else "—",
+            "actual": numbers.value(rollups[n.pk].actual) if n.pk in rollups else "—",
+            "target": numbers.value(rollups[n.pk].target) if n.pk in rollups else "—",
             "achievement": rollups[n.pk].achievement if n.pk in rollups else None,
             "status": rollups[n.pk].status if n.pk in rollups else "none",
             "status_label": rollups[n.pk].get_status_display() if n.pk in rollups else _("No data"),
@@ -495,7 +486,8 @@ def history(request: HttpRequest, code: str) -> HttpResponse:
         audits, events = audits.filter(period=period), events.filter(period=period)
     page = Paginator(audits.order_by("-at", "-id"), 100).get_page(request.GET.get("page"))
     for audit in page:
-        audit.old_display, audit.new_display = fmt(audit.old_value), fmt(audit.new_value)
+        audit.old_display = numbers.value(audit.old_value)
+        audit.new_display = numbers.value(audit.new_value)
     ctx = {
         "engagement": eng,
         "nodes": nodes,

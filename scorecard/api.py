@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from kpi_planner.access import engagements_for
 from kpi_planner.api import CODE_PATTERN, MONTH_PATTERN, code_or_404
 from kpi_planner.errors import Problem, ServiceError
-from kpi_planner.months import parse_month
+from kpi_planner.months import parse_month, period_start
 from scorecard import queries
 from scorecard.models import ScoreSnapshot
 
@@ -131,7 +131,7 @@ def engagement_scorecard(request: Request, code: str) -> Response:
     nodes = queries.kpi_nodes([engagement.pk])
     card = queries.engagement_scorecard(engagement, month, grain)
     fy = nodes[0]["tree__fiscal_year_start"] if nodes else 4
-    start = queries.period_start(month, grain, fy)
+    start = period_start(month, grain, fy)
     restatements = (
         [
             {

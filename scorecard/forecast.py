@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from kpi_planner.months import month_add
+from kpi_planner.months import fiscal_year_of, month_add, month_text
 
 MIN_MONTHS = 6
 TREND_FROM = 12
@@ -64,14 +64,9 @@ class ForecastResult:
 
     def points(self) -> list[list]:
         return [
-            [f"{m:%Y-%m}", float(a), float(lo), float(hi)]
+            [month_text(m), float(a), float(lo), float(hi)]
             for m, a, lo, hi in zip(self.months, self.mean, self.lower, self.upper, strict=True)
         ]
-
-
-def _year_start(month: dt.date, fiscal_year_start: int) -> dt.date:
-    back = (month.month - fiscal_year_start) % 12
-    return month_add(month, -back)
 
 
 def history_of(actual: pd.Series) -> pd.Series:
@@ -158,7 +153,7 @@ def forecast_kpi(
     method, mean, paths = simulate(history.to_numpy(), len(months), seed=seed)
     lower, upper = np.percentile(paths, [LOWER_PCT, UPPER_PCT], axis=1)
 
-    year = _year_start(months[0], fiscal_year_start)
+    year = fiscal_year_of(months[0], fiscal_year_start)
     year_months = [m for m in monthly.index if year <= m < month_add(year, 12)]
     target = (period_targets or {}).get(year)
     if target is None:
@@ -188,7 +183,7 @@ def fingerprint(monthly: pd.DataFrame, *extra: object) -> str:
     """Hash of a series and its settings: an unchanged KPI is not forecast again."""
     payload = [
         [
-            f"{m:%Y-%m}",
+            month_text(m),
             None if pd.isna(a) else round(float(a), 9),
             None if pd.isna(t) else round(float(t), 9),
         ]

@@ -9,30 +9,36 @@ Such a node is detected from its formula; no marking is needed. No database here
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
-_NAME = r"(?:[A-Za-z_][A-Za-z0-9_]*|\[[^\]]+\])"
-_FACTOR = re.compile(rf"^\s*(?P<name>{_NAME})\s*(?P<pct>/\s*100(?:\.0*)?)?\s*$")
+from kpitree.formula import formula_factors
 
 
 def funnel_factors(formula: str) -> tuple[str, list[str]] | None:
-    """(volume code, [rate codes in order]) when the formula is a funnel, else None."""
-    if not formula or any(ch in re.sub(r"\[[^\]]*\]", "", formula) for ch in "+-()"):
+    """(volume code, [rate codes in order]) when the formula is a funnel, else None.
+
+    The formula's factors (kpitree/formula.py reads them) must be the volume, multiplied, then
+    at least two rates, each multiplied and directly divided by 100.
+    """
+    factors = formula_factors(formula)
+    if factors is None:
         return None
     volume: str | None = None
     rates: list[str] = []
-    for part in formula.split("*"):
-        match = _FACTOR.match(part)
-        if not match:
-            return None
-        name = match["name"].strip("[] ")
-        if match["pct"]:
+    k = 0
+    while k < len(factors):
+        factor = factors[k]
+        if factor.code is None or factor.exponent != 1:
+            return None  # a number, or a code that divides: not a funnel
+        following = factors[k + 1] if k + 1 < len(factors) else None
+        if following is not None and following.number == 100 and following.exponent == -1:
             if volume is None:
                 return None  # the volume comes first: 架電数 × 接続率 × …
-            rates.append(name)
+            rates.append(factor.code)
+            k += 2
         elif volume is None:
-            volume = name
+            volume = factor.code
+            k += 1
         else:
             return None  # two volumes (e.g. 訪問数 × CVR × 単価) is not a funnel
     if volume is None or len(rates) < 2:

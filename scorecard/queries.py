@@ -16,12 +16,10 @@ from typing import Any
 
 import pandas as pd
 from django.db.models import Max, OuterRef, QuerySet, Subquery
-from django.utils import timezone
 
 from engagements.models import Engagement, Submission
 from kpi_planner.access import engagements_for
-from kpi_planner.months import month_add
-from kpitree import engine
+from kpi_planner.months import current_month, month_add, month_range, period_start
 from kpitree.models import Actual, Node, Rollup, Target, Tree, ValueAudit
 from scorecard import scoring
 from scorecard.models import KpiForecast, ScoreSnapshot
@@ -60,28 +58,16 @@ GRAINS = ("month", "quarter", "year")
 # -- periods ------------------------------------------------------------------------------------
 
 
-def months_between(first: dt.date, last: dt.date) -> list[dt.date]:
-    return engine.month_range(first, last) if first <= last else []
-
-
-def period_start(month: dt.date, grain: str, fiscal_year_start: int) -> dt.date:
-    return engine.period_start(month, grain, fiscal_year_start)
-
-
 def previous_periods(start: dt.date, grain: str) -> tuple[dt.date, dt.date]:
     """The period before and the same period a year earlier (前月/前年同月, 前期/前年同期)."""
     step = {"month": 1, "quarter": 3, "year": 12}[grain]
     return month_add(start, -step), month_add(start, -12)
 
 
-def this_month() -> dt.date:
-    return timezone.localdate().replace(day=1)
-
-
 def latest_month(nodes: QuerySet[Node]) -> dt.date:
     """The last month in which one of these nodes has an actual (this month when none has)."""
     latest = Actual.objects.filter(node__in=nodes).aggregate(latest=Max("period"))["latest"]
-    return latest or this_month()
+    return latest or current_month()
 
 
 # -- KPI rows ------------------------------------------------------------------------------------
@@ -259,7 +245,7 @@ def engagement_page(engagement: Engagement, month: dt.date, grain: str) -> Engag
     scored = [n for n in nodes if n["perspective"] in PERSPECTIVES]
     node_filter = Node.objects.filter(engagement=engagement, perspective__in=PERSPECTIVES)
     start = period_start(month, grain, scored[0]["tree__fiscal_year_start"]) if scored else month
-    window = months_between(month_add(month, -12), month)
+    window = month_range(month_add(month, -12), month)
     monthly = rollups_at(scored, node_filter, "month", window)  # 13 months: trend, 前月, 前年同月
     if grain == "month":
         current = monthly
@@ -494,7 +480,7 @@ class KpiHistory:
 def kpi_history(node: Node) -> KpiHistory:
     """A KPI's whole plan: monthly rollups, every actual with its comment, targets, the audit."""
     tree = node.tree
-    months = months_between(tree.start_month, tree.end_month)
+    months = month_range(tree.start_month, tree.end_month)
     rows: dict[dt.date, Mapping[str, Any]] = {
         r["period"]: r
         for r in Rollup.objects.filter(node=node, grain__in=["month"]).values(

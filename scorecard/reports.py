@@ -22,10 +22,12 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from engagements.models import Engagement
-from kpi_planner.months import parse_month
+from kpi_planner import numbers
+from kpi_planner.months import month_of, month_text
+from kpi_planner.templatetags.kpi_format import month as month_filter
 from scorecard import charts, queries
 from scorecard.scoring import PERSPECTIVES
-from scorecard.tables import Numbers, status_label
+from scorecard.tables import status_label
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PDF = "application/pdf"
@@ -34,12 +36,7 @@ STATUS_FILL = {"green": "009E73", "amber": "E69F00", "red": "D55E00", "none": "9
 
 
 def _month_of(period: dt.date | str) -> dt.date:
-    if isinstance(period, dt.date):
-        return period.replace(day=1)
-    month = parse_month(period)
-    if month is None:
-        raise ValueError(f"not a month: {period!r}")
-    return month
+    return period.replace(day=1) if isinstance(period, dt.date) else month_of(period)
 
 
 def _page(engagement: Engagement, month: dt.date) -> queries.EngagementPage:
@@ -60,9 +57,8 @@ def _num(x: Any) -> float | None:
     return None if math.isnan(x) else x
 
 
-def _fmt(x: Any, digits: int = 1, suffix: str = "") -> str:
-    x = _num(x)
-    return "—" if x is None else Numbers().number(x, digits) + suffix
+def _fmt(x: Any, digits: int = 1) -> str:
+    return numbers.number(_num(x), digits)
 
 
 def no_formulas(book) -> None:
@@ -78,12 +74,6 @@ def no_formulas(book) -> None:
 
 def _title(engagement: Engagement, month: dt.date) -> str:
     return _("Monthly scorecard report: %(engagement)s") % {"engagement": engagement.name}
-
-
-def _month_text(month: dt.date) -> str:
-    from kpi_planner.templatetags.kpi_format import month as month_filter
-
-    return month_filter(month)
 
 
 # -- Excel -------------------------------------------------------------------------------------------
@@ -108,7 +98,7 @@ def excel_report(
         summary["A1"].font = Font(bold=True, size=14)
         summary.append([_("Engagement"), engagement.code, engagement.name])
         summary.append([_("Vendor"), engagement.vendor.name])
-        summary.append([_("Month"), f"{month:%Y-%m}"])
+        summary.append([_("Month"), month_text(month)])
         summary.append([])
         summary.append([_("Perspective"), _("Score"), _("Status"), _("Weight"), _("KPIs")])
         header_row = summary.max_row
@@ -204,7 +194,7 @@ def excel_report(
             cell.font = bold
         for m in page.trend.index:
             trend.append(
-                [f"{m:%Y-%m}", *(_num(page.trend.loc[m, c]) for c in ["overall", *PERSPECTIVES])]
+                [month_text(m), *(_num(page.trend.loc[m, c]) for c in ["overall", *PERSPECTIVES])]
             )
         no_formulas(book)
         buffer = io.BytesIO()
@@ -349,7 +339,7 @@ def pdf_report(
             Paragraph(_title(engagement, month), styles["title"]),
             Paragraph(
                 f"{_('Vendor')}: {engagement.vendor.name} ／ {_('Engagement')}: {engagement.code} ／ "
-                f"{_('Month')}: {_month_text(month)}",
+                f"{_('Month')}: {month_filter(month)}",
                 styles["body"],
             ),
             Spacer(1, 4 * mm),
@@ -466,11 +456,11 @@ def _pdf_charts_and_notes(page: Any, labels: dict[str, str], styles: dict[str, A
     if attention:
         story.append(Paragraph(_("Needs attention"), styles["h2"]))
         for line in attention[:8]:
-            text = f"{line.kpi.name}: {status_label(line.kpi.status)} ({_fmt(line.kpi.achievement, 1, '%')})"
+            text = f"{line.kpi.name}: {status_label(line.kpi.status)} ({numbers.pct(_num(line.kpi.achievement), 1)})"
             forecast = line.forecast
             if forecast and forecast.at_risk and forecast.probability is not None:
                 text += " — " + _("may miss the year's target (%(pct)s)") % {
-                    "pct": _fmt(forecast.probability * 100, 0, "%")
+                    "pct": numbers.pct(_num(forecast.probability * 100), 0)
                 }
             story.append(Paragraph(text, body))
     return story
@@ -516,7 +506,7 @@ def _pdf_kpi_table(lines: list, small: Any) -> Any:
                 Paragraph(k.name, small),
                 _fmt(k.extra.get("actual"), 1) + unit,
                 _fmt(k.extra.get("target"), 1) + unit,
-                _fmt(k.achievement, 1, "%"),
+                numbers.pct(_num(k.achievement), 1),
                 status_label(k.status),
                 _signed(line.previous),
                 _signed(line.year_ago),
@@ -558,10 +548,7 @@ def _pdf_footer(engagement: Engagement, month: dt.date) -> Callable[[Any, Any], 
 
 
 def _signed(x: float | None) -> str:
-    x = _num(x)
-    if x is None:
-        return "—"
-    return ("+" if x > 0 else "") + _fmt(x, 1, "%")
+    return numbers.change(_num(x))
 
 
 def monthly_report_attachments(

@@ -29,6 +29,7 @@ from django.utils.translation import gettext as _
 
 from engagements.models import Engagement, Submission, SubmissionStatus
 from kpi_planner.access import can_manage
+from kpi_planner.months import month_of, month_range
 from kpitree.models import Node, Rollup, Tree
 from scorecard import forecast, queries, scoring
 from scorecard.models import (
@@ -434,7 +435,7 @@ def forecast_of(
         points = stored.points
         return forecast.ForecastResult(
             method=stored.method,
-            months=[dt.date(int(p[0][:4]), int(p[0][5:7]), 1) for p in points],
+            months=[month_of(p[0]) for p in points],
             mean=np.array([p[1] for p in points], dtype=float),
             lower=np.array([p[2] for p in points], dtype=float),
             upper=np.array([p[3] for p in points], dtype=float),
@@ -453,7 +454,7 @@ def forecast_tree(tree_id: int) -> dict[str, int]:
     counts = {"forecast": 0, "unchanged": 0, "removed": 0}
     if tree is None:
         return counts
-    months = queries.months_between(tree.start_month, tree.end_month)
+    months = month_range(tree.start_month, tree.end_month)
     node_filter = Node.objects.filter(
         tree=tree, engagement__isnull=False, perspective__in=PERSPECTIVES
     )

@@ -14,8 +14,9 @@ from django.http import HttpResponse
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
+from kpi_planner.months import month_text
+from kpi_planner.numbers import Numbers as Numbers  # the display rules; scorecard.tables.Numbers
 from kpi_planner.templatetags.kpi_format import month as month_filter
-from kpi_planner.templatetags.kpi_format import yen
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ def cell(value: Any, kind: str, numbers: Numbers | None = None) -> dict:
     elif kind == "change":
         out["text"] = n.change(value)
     elif kind == "yen":
-        out["text"] = yen(value)
+        out["text"] = n.yen(value)
     elif kind == "month":
         out["text"] = month_filter(value)
     elif kind == "datetime":
@@ -104,7 +105,7 @@ def raw(value: Any, kind: str) -> Any:
     if kind == "status":
         return value
     if kind == "month" and isinstance(value, dt.date):
-        return f"{value:%Y-%m}"
+        return month_text(value)
     if kind == "datetime" and isinstance(value, dt.datetime):
         return timezone.localtime(value).isoformat(timespec="seconds")
     if isinstance(value, float):
@@ -113,34 +114,3 @@ def raw(value: Any, kind: str) -> Any:
         # Vendor comments end up here: keep spreadsheet software from running them as formulas.
         return "'" + value
     return value
-
-
-class Numbers:
-    """Numbers formatted for the reader's language, as kpi_format's `number` filter does, for
-    pages with thousands of cells: the separators are read once instead of for every cell."""
-
-    def __init__(self) -> None:
-        self.decimal = str(formats.get_format("DECIMAL_SEPARATOR"))
-        self.thousands = str(formats.get_format("THOUSAND_SEPARATOR"))
-
-    def number(self, value: float | None, digits: int = 0) -> str:
-        if _missing(value):
-            return "—"
-        text = f"{value:,.{digits}f}"
-        if text in ("-0", "-0." + "0" * digits):
-            text = text[1:]
-        return text.replace(",", "\x00").replace(".", self.decimal).replace("\x00", self.thousands)
-
-    def value(self, value: float | None) -> str:
-        """A KPI value: whole numbers and large values without decimals, others with two."""
-        if _missing(value):
-            return "—"
-        return self.number(value, 0 if float(value).is_integer() or abs(value) >= 100 else 2)
-
-    def pct(self, value: float | None, digits: int = 1) -> str:
-        return "—" if _missing(value) else self.number(value, digits) + "%"
-
-    def change(self, value: float | None) -> str:
-        if _missing(value):
-            return "—"
-        return ("+" if value > 0 else "") + self.number(value, 1) + "%"

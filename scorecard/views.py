@@ -37,12 +37,13 @@ from kpi_planner.access import (
     trees_for,
 )
 from kpi_planner.months import month_add, parse_month
+from kpi_planner.numbers import Numbers
 from kpitree.models import Rationale
 from scorecard import charts, queries, reports, scoring, services
 from scorecard.forecast import AT_RISK_BELOW
 from scorecard.funnel import funnel_factors, funnel_steps
 from scorecard.scoring import PERSPECTIVES, Thresholds
-from scorecard.tables import Column, Numbers, Table
+from scorecard.tables import Column, Table
 
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 ATTENTION_SHOWN = 15  # the summary at the top; every KPI is listed below, off-track first

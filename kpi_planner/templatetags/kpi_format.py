@@ -1,4 +1,7 @@
-"""Numbers, yen and months formatted for the reader's language."""
+"""Numbers, yen and months formatted for the reader's language, in templates.
+
+The rules are kpi_planner.numbers' (one function per rule); the month is Django's
+YEAR_MONTH_FORMAT of the active language."""
 
 from __future__ import annotations
 
@@ -7,7 +10,8 @@ from decimal import Decimal
 
 from django import template
 from django.utils import formats
-from django.utils.translation import get_language
+
+from kpi_planner import numbers
 
 register = template.Library()
 
@@ -15,25 +19,24 @@ register = template.Library()
 @register.filter
 def yen(value: int | Decimal | float | None) -> str:
     """1000000 → '1,000,000円' in Japanese, '¥1,000,000' in English."""
-    if value is None or value == "":
-        return "—"
-    amount = formats.number_format(round(value), use_l10n=True, force_grouping=True)
-    return f"{amount}円" if (get_language() or "ja").startswith("ja") else f"¥{amount}"
+    return numbers.yen(value)
 
 
 @register.filter
 def month(value: dt.date | None) -> str:
     """A period as '2026年4月' or 'April 2026'."""
     if not value:
-        return "—"
+        return numbers.MISSING
     return formats.date_format(value, "YEAR_MONTH_FORMAT")
 
 
 @register.filter
 def number(value: float | int | None, digits: int = 0) -> str:
-    if value is None:
-        return "—"
-    # number_format truncates extra decimals; round first so 95.96 shows as 96.0, not 95.9.
-    return formats.number_format(
-        round(value, digits), decimal_pos=digits, use_l10n=True, force_grouping=True
-    )
+    """Fixed decimals, grouped: 1,234.5."""
+    return numbers.number(value, digits)
+
+
+@register.filter
+def kpi_value(value: float | int | None, unit: str = "") -> str:
+    """A KPI value with only the decimals it needs and its unit: 3,000件, 12.5%, 10,000,000円."""
+    return numbers.value(value, unit)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -10,24 +9,9 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from kpi_planner.errors import Problem, ServiceError
+from kpi_planner.numbers import parse_number as parse_number  # services.parse_number
 
 CHUNK = 2000
-
-
-def parse_number(value: Any) -> float | None:
-    """A finite number from JSON (int/float) or text ('1234.5'); None otherwise."""
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        if isinstance(value, int | float):
-            number = float(value)  # OverflowError for an integer beyond any float (10**400)
-        elif isinstance(value, str):
-            number = float(value.strip())
-        else:
-            return None
-    except (ValueError, OverflowError):
-        return None
-    return number if math.isfinite(number) else None
 
 
 def nul_message() -> str:

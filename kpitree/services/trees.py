@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,6 +16,9 @@ from kpi_planner.access import can_manage
 from kpi_planner.errors import in_use_error
 from kpi_planner.months import month_add
 from kpi_planner.tombstones import write_change_tombstones, write_tombstones
+
+# The grammar's own rename, under the name kpitree.services has always exported.
+from kpitree.formula import formula_rename as rename_in_formula
 from kpitree.models import (
     MAX_PLAN_MONTHS,
     Actual,
@@ -45,12 +47,6 @@ TREE_FIELDS = (
     "green_threshold",
     "amber_threshold",
     "score_cap",
-)
-_FORMULA_TOKEN = re.compile(
-    r"\[[^\]]*\]"  # a bracketed code
-    r"|\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?"  # a number (so 1e5 is not a name)
-    r"|[A-Za-z_][A-Za-z0-9_]*"  # a name
-    r"|."
 )
 
 
@@ -206,24 +202,6 @@ def tree_copy(
     else:
         mark_stale([copy.pk])
     return copy
-
-
-def rename_in_formula(text: str, renames: Mapping[str, str]) -> str:
-    """`text` with the child codes in `renames` replaced (written as formula.format_code does)."""
-    from kpitree.formula import format_code
-
-    out: list[str] = []
-    for match in _FORMULA_TOKEN.finditer(text):
-        token = match.group()
-        if token.startswith("["):
-            code = token[1:-1].strip(" \t\r\n")
-            token = format_code(renames[code]) if code in renames else token
-        elif token[0].isalpha() or token[0] == "_":
-            is_call = text[match.end() :].lstrip().startswith("(")
-            if token in renames and not is_call:
-                token = format_code(renames[token])
-        out.append(token)
-    return "".join(out)
 
 
 def _free_code(base: str, taken: set[str]) -> str:

@@ -9,7 +9,8 @@ from django import template
 from django.urls import reverse
 from django.utils.html import format_html
 
-from scorecard.tables import Numbers, status_label
+from kpi_planner import numbers
+from scorecard.tables import status_label
 
 register = template.Library()
 
@@ -27,27 +28,27 @@ def status_badge(status: str | None, text: str = "") -> str:
     )
 
 
-# Rounded (kpi_format's `number` truncates the decimals it drops, like Django's number_format).
+# The display rules of kpi_planner.numbers, under the names the scorecard templates use.
 
 
 @register.filter
 def score(value: float | None) -> str:
-    return Numbers().number(value, 1)
+    return numbers.number(value, 1)
 
 
 @register.filter
 def pct(value: float | None, digits: int = 1) -> str:
-    return Numbers().pct(value, digits)
+    return numbers.pct(value, digits)
 
 
 @register.filter
 def change(value: float | None) -> str:
-    return Numbers().change(value)
+    return numbers.change(value)
 
 
 @register.filter
 def value(v: float | None) -> str:
-    return Numbers().value(v)
+    return numbers.value(v)
 
 
 @register.simple_tag(takes_context=True)

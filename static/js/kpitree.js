@@ -76,7 +76,7 @@
     const option = event.target.closest(".kt-suggest li");
     if (option) {
       const input = formulaInputOf(option);
-      if (input) acceptSuggestion(input, option.dataset.code);
+      if (input) acceptSuggestion(input, option.dataset.insert);
     }
   });
 
@@ -150,6 +150,9 @@
   }
 
   // -- formula: child codes offered as you type, checked as you type, with a preview --------------
+  // The grammar is the server's (kpitree/formula.py): the page gives each child code as a formula
+  // writes it (the chips' data-insert), and the formula check says whether the text is valid and
+  // where it is not. What is here is only the typing help around them.
   let checkTimer = null;
   let checkSeq = 0;
 
@@ -163,14 +166,11 @@
     return field ? $("[data-formula]", field) : null;
   }
 
-  function childCodes(box) {
-    return (box.dataset.children || "").split(" ").filter(Boolean);
+  function children(box) {
+    return $$(".kt-chip", box).map((chip) => ({ code: chip.dataset.code, text: chip.dataset.insert }));
   }
 
-  function formatCode(code) {
-    return /^[A-Za-z_][A-Za-z0-9_]*$/.test(code) ? code : "[" + code + "]";
-  }
-
+  // The code being typed before the caret (after a "[" or not), which a suggestion replaces.
   function wordBeforeCaret(input) {
     const before = input.value.slice(0, input.selectionStart);
     const bracket = before.match(/\[([A-Za-z0-9_.-]*)$/);
@@ -179,12 +179,11 @@
     return word ? { text: word[0], start: before.length - word[0].length } : { text: "", start: before.length };
   }
 
-  function insertCode(input, code, start) {
+  function insertCode(input, text, start) {
     const caret = input.selectionStart == null ? input.value.length : input.selectionStart;
     const from = start == null ? caret : start;
     const before = input.value.slice(0, from);
     const after = input.value.slice(caret);
-    const text = formatCode(code);
     input.value = before + text + after;
     const pos = before.length + text.length;
     input.focus();
@@ -193,8 +192,8 @@
     scheduleCheck(input);
   }
 
-  function acceptSuggestion(input, code) {
-    insertCode(input, code, wordBeforeCaret(input).start);
+  function acceptSuggestion(input, text) {
+    insertCode(input, text, wordBeforeCaret(input).start);
   }
 
   function suggestionList(input) {
@@ -214,13 +213,14 @@
     const list = suggestionList(input);
     if (!box || !list) return;
     const word = wordBeforeCaret(input).text.toLowerCase();
-    const codes = childCodes(box).filter((c) => word && c.toLowerCase().startsWith(word) && c.toLowerCase() !== word);
-    if (!codes.length) { closeSuggestions(input); return; }
-    list.replaceChildren(...codes.map((code, i) => {
+    const offered = children(box).filter(({ code }) => word && code.toLowerCase().startsWith(word) && code.toLowerCase() !== word);
+    if (!offered.length) { closeSuggestions(input); return; }
+    list.replaceChildren(...offered.map(({ code, text }, i) => {
       const li = document.createElement("li");
       li.id = "kt-suggest-" + i;
       li.setAttribute("role", "option");
       li.dataset.code = code;
+      li.dataset.insert = text;
       li.textContent = code;
       li.setAttribute("aria-selected", i === 0 ? "true" : "false");
       return li;
@@ -260,7 +260,7 @@
       options.forEach((o, i) => o.setAttribute("aria-selected", i === index ? "true" : "false"));
       input.setAttribute("aria-activedescendant", options[index].id);
     } else if (event.key === "Enter" || event.key === "Tab") {
-      if (index >= 0) { event.preventDefault(); acceptSuggestion(input, options[index].dataset.code); }
+      if (index >= 0) { event.preventDefault(); acceptSuggestion(input, options[index].dataset.insert); }
     } else if (event.key === "Escape") {
       event.preventDefault();
       closeSuggestions(input);
@@ -331,18 +331,14 @@
   }
 
   // -- targets: paste twelve months at once; warnings as you type --------------------------------
-  function cleanNumber(text) {
-    return text.normalize("NFKC").replace(/[,\s%円¥]/g, "");
-  }
-
   function warnRow(row) {
     const table = row.closest("table");
     const input = $(".kt-target-input", row);
     const cell = $(".kt-warn", row);
     if (!table || !input || !cell) return;
     const ratio = parseFloat(table.dataset.warnRatio);
-    const raw = cleanNumber(input.value);
-    const value = raw === "" ? NaN : Number(raw);
+    const typed = window.KpiNumbers.parse(input.value); // static/js/numbers.js
+    const value = typed === null ? NaN : typed;
     const warnings = [];
     [["Benchmark", row.dataset.benchmark], ["History", row.dataset.history]].forEach(([kind, ref]) => {
       if (ref === undefined || ref === "" || Number.isNaN(value)) return;
@@ -351,7 +347,7 @@
       const gap = (value - reference) / Math.abs(reference);
       if (Math.abs(gap) > ratio) {
         const template = table.dataset["msg" + (gap > 0 ? "Above" : "Below") + kind] || "%(pct)s";
-        warnings.push(template.replace("%(pct)s", Math.round(Math.abs(gap) * 100) + "%"));
+        warnings.push(template.replace("%(pct)s", window.KpiNumbers.pct(Math.abs(gap) * 100, 0)));
       }
     });
     cell.replaceChildren(...warnings.map((text) => {

@@ -3,22 +3,17 @@
   "use strict";
 
   // Number typed → change against last month, as the reader types ("1,234" and "85%" allowed).
-  function parse(text) {
-    var s = (text || "").normalize("NFKC").replace(/[,\s¥円]/g, "").replace(/%$/, "").replace(/^[▲△]/, "-");
-    if (s === "") return null;
-    var n = Number(s);
-    return isFinite(n) ? n : null;
-  }
+  var numbers = window.KpiNumbers; // static/js/numbers.js, loaded before this file
 
   function updateChange(input) {
     var body = input.closest("tbody");
     var cell = body && body.querySelector("[data-change]");
     if (!cell) return;
-    var now = parse(input.value), last = parse(input.dataset.last);
+    var now = numbers.parse(input.value), last = numbers.parse(input.dataset.last);
     cell.classList.remove("better", "worse");
     if (now === null || last === null || last === 0) { cell.textContent = ""; return; }
     var pct = (now - last) / Math.abs(last) * 100;
-    cell.textContent = (pct > 0 ? "+" : "") + pct.toFixed(1) + "%";
+    cell.textContent = numbers.change(pct);
     // Green when the number moved the right way for this KPI (for CPA, down is better).
     var better = input.dataset.direction === "down" ? pct <= 0 : pct >= 0;
     cell.classList.add(better ? "better" : "worse");

@@ -434,3 +434,16 @@ def test_a_manager_adds_a_kpi_to_a_template_in_the_admin_and_a_bad_formula_is_re
     data[f"nodes-{new}-rollup"], data[f"nodes-{new}-formula"] = "input", ""
     assert client.post(url, data).status_code == 302
     assert template.nodes.get(code="csat").kpi == csat
+
+
+def test_the_formula_helper_offers_each_child_as_a_formula_writes_it(manager, recorded):
+    services.node_save(
+        user=manager,
+        node=Node(tree=recorded["sales"].tree),
+        data={"code": "lp.visits", "name": "LP訪問", "parent": recorded["sales"]},
+    )
+    response = client_for(manager).get("/trees/FY2026/nodes/sales/")
+    assert response.context["child_chips"] == [
+        ("visits", "visits"), ("cvr", "cvr"), ("avg_price", "avg_price"), ("lp.visits", "[lp.visits]"),
+    ]  # fmt: skip
+    assert 'data-code="lp.visits" data-insert="[lp.visits]"' in response.content.decode()

@@ -211,3 +211,27 @@ def test_it_evaluates_deep_trees_level_by_level() -> None:
     values[plan.index["z"]] = 3
     out = plan.evaluate(values)
     assert out[plan.index["root"], 0] == 12
+
+
+def test_formulas_of_one_shape_share_one_batch_and_keep_their_own_children() -> None:
+    # a and b: one shape (the text around the codes is the same), each over its own children
+    # named in another order; c: another shape.
+    specs = [
+        S("root", None, "sum"),
+        S("a", "root", "formula", "x1 * [y-1] / 100 - x1"),
+        S("b", "root", "formula", "y2 * x2 / 100 - y2"),
+        S("c", "root", "formula", "x3 / 4"),
+        S("x1", "a"),
+        S("y-1", "a"),
+        S("x2", "b"),
+        S("y2", "b"),
+        S("x3", "c"),
+    ]
+    plan = engine.TreePlan.build(specs)
+    _group, batches = plan.levels[-2]  # the level of a, b and c
+    assert sorted(len(batch.nodes) for batch in batches) == [1, 2]
+    values = np.full((len(specs), 1), np.nan)
+    for code, v in {"x1": 200, "y-1": 50, "x2": 10, "y2": 300, "x3": 8}.items():
+        values[plan.index[code]] = v
+    out = plan.evaluate(values)
+    assert [out[plan.index[c], 0] for c in ("a", "b", "c", "root")] == [-100, -270, 2, -368]

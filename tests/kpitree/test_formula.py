@@ -14,7 +14,19 @@ import pytest
 from django.utils import translation
 
 from kpitree import formula as formula_module
-from kpitree.formula import Formula, FormulaError, format_code, parse_formula, referenced_names
+from kpitree.formula import (
+    Factor,
+    Formula,
+    FormulaError,
+    Shape,
+    ShapeParser,
+    format_code,
+    formula_factors,
+    formula_rename,
+    formula_shape,
+    parse_formula,
+    referenced_names,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -395,6 +407,63 @@ def test_it_writes_codes_as_formulas_expect_them() -> None:
     assert format_code("lp.visits") == "[lp.visits]"
     assert format_code("2nd_call") == "[2nd_call]"
     assert format_code("if") == "[if]"
+
+
+# --- rename, shape and factors: what the rest of the code reads from a formula ------------------
+
+
+def test_it_renames_codes_and_keeps_everything_else_as_written() -> None:
+    renames = {"a-b": "x.a-b", "c": "x_c", "round": "nope", "d": "if"}
+    assert (
+        formula_rename("[ a-b ]*c +  max(c, 1e5) - round(c2)\t/ [d]", renames)
+        == "[x.a-b]*x_c +  max(x_c, 1e5) - round(c2)\t/ [if]"
+    )
+
+
+def test_it_leaves_a_formula_it_cannot_parse_unchanged_when_renaming() -> None:
+    assert formula_rename("c ** 2", {"c": "x_c"}) == "c ** 2"
+    assert formula_rename("  ", {"c": "x_c"}) == "  "
+
+
+def test_formulas_with_the_same_text_around_their_codes_have_one_shape() -> None:
+    visits = formula_shape("visits * cvr / 100 * visits")
+    calls = formula_shape("[calls-out] * rate / 100 * [calls-out]")
+    assert visits == Shape("\x000\x00 * \x001\x00 / 100 * \x000\x00", ("visits", "cvr"))
+    assert calls == Shape(visits.template, ("calls-out", "rate"))
+    assert formula_shape("visits * cvr / 10 * visits").template != visits.template
+    assert parse_formula("min(a, b)").shape == Shape("min(\x000\x00, \x001\x00)", ("a", "b"))
+    assert formula_shape("a ** b") is None
+
+
+def test_the_shape_parser_parses_once_per_shape_and_gives_each_text_its_codes() -> None:
+    parser = ShapeParser()
+    first, first_codes = parser.parse("visits * cvr / 100", ["visits", "cvr"])
+    again, codes = parser.parse("[calls-out] * rate / 100", ["rate", "calls-out"])
+    assert again is first
+    assert (first_codes, codes) == (("visits", "cvr"), ("calls-out", "rate"))
+    assert again.evaluate({"visits": 3000.0, "cvr": 60.0}).item() == 1800.0
+    with pytest.raises(FormulaError, match="'nope' is not the code of a child node"):
+        parser.parse("nope * rate / 100", ["rate"])
+    with pytest.raises(FormulaError, match="True and False are not allowed"):
+        parser.parse("True * rate / 100", ["rate", "True"])
+
+
+def test_it_lists_the_factors_of_a_product_in_written_order() -> None:
+    assert formula_factors("calls * [con-rate] / 100 * 2") == (
+        Factor(code="calls", number=None, exponent=1),
+        Factor(code="con-rate", number=None, exponent=1),
+        Factor(code=None, number=100.0, exponent=-1),
+        Factor(code=None, number=2.0, exponent=1),
+    )
+    assert formula_factors("visits") == (Factor(code="visits", number=None, exponent=1),)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["a * b + c", "(a * b) / 100", "a * (b / 100)", "-a * b", "a * min(b, c)", "a * b # c", ""],
+)
+def test_a_formula_that_is_not_a_plain_product_has_no_factors(text: str) -> None:
+    assert formula_factors(text) is None
 
 
 def test_it_compares_formulas_by_text_and_names() -> None:
