@@ -70,7 +70,7 @@ class User(AbstractUser):
         if self.role in (Role.MANAGER, Role.SUPERVISOR) and self.vendor_id is not None:
             raise ValidationError({"vendor": _("Managers and supervisors belong to no vendor.")})
 
-    def has_perm(self, perm: str, obj: object = None) -> bool:
+    def has_perm(self, perm: str, obj: models.Model | None = None) -> bool:
         # Managers have full rights (API.md "Roles"), in the admin too, without per-model grants.
         if self.is_active and self.effective_role == Role.MANAGER:
             return True
@@ -177,7 +177,8 @@ class Engagement(models.Model):
             self.end_month = first_of_month(self.end_month)
         if self.start_month and self.end_month and self.end_month < self.start_month:
             raise ValidationError({"end_month": _("The end month is before the start month.")})
-        if self.manager_id is not None and self.manager.effective_role != Role.MANAGER:
+        manager = self.manager if self.manager_id is not None else None
+        if manager is not None and manager.effective_role != Role.MANAGER:
             raise ValidationError(
                 {"manager": _("The manager in charge must have the manager role.")}
             )
@@ -270,7 +271,7 @@ class ProposalStatus(models.TextChoices):
 
 class ImprovementProposal(models.Model):
     """改善提案: a vendor's proposal to the client. Counted in the month it was submitted;
-    its adoption counts in the month it was decided (see portal.services.proposal_feed)."""
+    its adoption counts in the month it was decided (see portal.services.proposals.proposal_feed)."""
 
     engagement = models.ForeignKey(
         Engagement, on_delete=models.CASCADE, related_name="proposals", verbose_name=_("engagement")

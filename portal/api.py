@@ -1,7 +1,8 @@
 """API of the vendor portal: monthly submissions of an engagement.
 
 engagements/{code}/submissions/ and .../submissions/{YYYY-MM}/{submit|withdraw|approve|return|reopen}/.
-The workflow is portal.services; invisible engagements answer 404, refused steps 403/409.
+The workflow is portal.services.workflow, the rows portal.queries; invisible engagements answer
+404, refused steps 403/409.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from kpi_planner.access import engagements_for
 from kpi_planner.api import MonthTextField, router
 from kpi_planner.codes import CODE_URL_RE
 from kpi_planner.months import MONTH_URL_RE
-from portal import services
+from portal import queries
+from portal.services.workflow import submission_step
 
 
 class SubmissionSerializer(serializers.Serializer):
@@ -72,32 +74,30 @@ class SubmissionViewSet(viewsets.ViewSet):
         )
 
     def _row(self, engagement: Engagement, period) -> dict:
-        return services.submission_row(engagement, period, services.month_statuses([engagement]))
+        return queries.submission_row(engagement, period, queries.month_statuses([engagement]))
 
     @extend_schema(responses=SubmissionSerializer(many=True))
     def list(self, request, engagement_code: str):
-        rows = services.submission_rows(self._engagement())
+        rows = queries.submission_rows(self._engagement())
         return Response({"next": None, "previous": None, "results": rows})
 
     @extend_schema(responses=SubmissionSerializer)
     def retrieve(self, request, engagement_code: str, period: str):
         engagement = self._engagement()
-        when = services.month_of_engagement(engagement, period)
+        when = queries.month_of_engagement(engagement, period)
         if when is None:
             raise Http404
         return Response(self._row(engagement, when))
 
     def _do(self, request, engagement_code: str, period: str, name: str):
         engagement = self._engagement()
-        when = services.month_of_engagement(engagement, period)
+        when = queries.month_of_engagement(engagement, period)
         if when is None:
             raise Http404
         # Passed as sent: the workflow refuses a reason that is not plain text.
         reason = request.data.get("reason", "") if isinstance(request.data, dict) else ""
         # A refused step (WorkflowError) rises to kpi_planner.api.exception_handler.
-        services.submission_step(
-            name, user=request.user, engagement=engagement, period=when, reason=reason
-        )
+        submission_step(name, user=request.user, engagement=engagement, period=when, reason=reason)
         return Response(self._row(engagement, when))
 
     @extend_schema(request=None, responses=SubmissionSerializer)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from engagements.models import Engagement, Submission, SubmissionStatus, User
-from portal import services
+from portal.services import workflow
 
 # Submission history of the demo: months approved up to September, October in different states
 # so that the portal and the manager's queue show every step.
@@ -34,8 +34,8 @@ def seed_submissions() -> int:
             if status.get(period) == SubmissionStatus.APPROVED:
                 continue
             if status.get(period) != SubmissionStatus.SUBMITTED:
-                services.submission_submit(user=vendor_user, engagement=engagement, period=period)
-            services.submission_approve(user=manager, engagement=engagement, period=period)
+                workflow.submission_submit(user=vendor_user, engagement=engagement, period=period)
+            workflow.submission_approve(user=manager, engagement=engagement, period=period)
             steps += 1
         oct_ = dt.date(2026, 10, 1)
         if october != "draft" and status.get(oct_) in (
@@ -43,9 +43,9 @@ def seed_submissions() -> int:
             SubmissionStatus.DRAFT,
             SubmissionStatus.NOT_STARTED,
         ):
-            services.submission_submit(user=vendor_user, engagement=engagement, period=oct_)
+            workflow.submission_submit(user=vendor_user, engagement=engagement, period=oct_)
             if october == "returned":
-                services.submission_return(
+                workflow.submission_return(
                     user=manager, engagement=engagement, period=oct_, reason=reason
                 )
             steps += 1

@@ -8,7 +8,7 @@ from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 
 from engagements.models import ImprovementProposal
-from portal.services import Entry
+from portal.services.entry import Entry
 from portal.uploads import MAX_BYTES
 
 MAX_TEXT = 2000
@@ -22,7 +22,7 @@ def _text(post: QueryDict, key: str, limit: int) -> str:
 
 def entries_from_post(post: QueryDict) -> list[Entry]:
     """The grid's cells: `value-<node id>`, `why-<node id>`, `next-<node id>`. Which nodes the
-    user may enter is decided by services.month_save, not here."""
+    user may enter is decided by services.entry.month_save, not here."""
     # ASCII digits only: "value-²" passes isdigit() but not int().
     ids = sorted(
         {int(k[6:]) for k in post if k.startswith("value-") and k[6:].isascii() and k[6:].isdigit()}

@@ -31,7 +31,7 @@ from engagements.models import (
 from kpi_planner.months import current_month, month_add
 from kpitree.models import Node, RollupRule
 from portal import notifications
-from portal.services import DONE, due_date, month_statuses, status_of
+from portal.queries import DONE, due_date, month_statuses, status_of
 
 log = logging.getLogger(__name__)
 

@@ -30,14 +30,9 @@ from kpi_planner.months import clean_month, month_text, parse_month
 from kpi_planner.numbers import clean_number, input_text, parse_number
 from kpitree.models import Actual, Node, RollupRule
 from kpitree.services import RecordError, RecordResult, actuals_record
-from portal.services import (
-    WorkflowError,
-    in_plan,
-    is_typed,
-    join_comment,
-    portal_nodes,
-    split_comment,
-)
+from portal.queries import in_plan, is_typed, portal_nodes
+from portal.services.comments import join_comment, split_comment
+from portal.services.errors import WorkflowError
 
 MAX_BYTES = 2 * 1024 * 1024
 MAX_ROWS = 5000
@@ -469,10 +464,11 @@ def template_xlsx(user: User, engagement: Engagement, period: dt.date) -> bytes:
     book = Workbook()
     sheet = book.active
     sheet.title = "actuals"
-    for i, row in enumerate(template_rows(user, engagement, period)):
-        if i and row[5]:
-            row = [*row[:5], parse_number(row[5]), *row[6:]]
-        sheet.append(row)
+    for i, texts in enumerate(template_rows(user, engagement, period)):
+        line: list[str | float | None] = list(texts)
+        if i and texts[5]:
+            line[5] = parse_number(texts[5])  # a number cell, not text
+        sheet.append(line)
     for cell in sheet[1]:
         cell.font = Font(bold=True)
         cell.fill = PatternFill("solid", fgColor="E2E8F0")

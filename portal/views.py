@@ -1,6 +1,7 @@
 """The vendor portal: monthly entry and submission, uploads, proposals, and the manager's side
-(submissions, approval, history). Every queryset comes from kpi_planner.access; every write from
-portal.services (which calls kpitree.services.actuals_record for the numbers)."""
+(submissions, approval, history). Every queryset comes from kpi_planner.access (the reads shared
+with the API from portal.queries); every write from portal.services (which calls
+kpitree.services.actuals_record for the numbers)."""
 
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ from kpi_planner.months import (
     parse_month,
 )
 from kpitree.models import Actual, Grain, Rollup, Target, ValueAudit
-from portal import notifications, services, uploads
+from portal import notifications, queries, uploads
 from portal.forms import (
     DecisionForm,
     ProposalForm,
@@ -53,11 +54,11 @@ from portal.forms import (
     UploadForm,
     entries_from_post,
 )
-from portal.services import (
-    Entry,
-    month_statuses,
-    status_of,
-)
+from portal.queries import month_statuses, status_of
+from portal.services import proposals as proposal_services
+from portal.services.comments import split_comment
+from portal.services.entry import Entry, month_save
+from portal.services.workflow import submission_step
 
 if TYPE_CHECKING:
     from kpi_planner.access import AuthenticatedHttpRequest
@@ -70,7 +71,7 @@ def _engagement(request: HttpRequest, code: str) -> Engagement:
 
 
 def _month(engagement: Engagement, text: str) -> dt.date:
-    period = services.month_of_engagement(engagement, text)
+    period = queries.month_of_engagement(engagement, text)
     if period is None:
         raise Http404
     return period
@@ -90,7 +91,7 @@ def _render(request: HttpRequest, template: str, ctx: dict, status: int = 200) -
 def home(request: HttpRequest) -> HttpResponse:
     engagements = list(engagements_for(request.user).order_by("code"))
     today = timezone.localdate()
-    outstanding = services.outstanding_months(engagements, today)
+    outstanding = queries.outstanding_months(engagements, today)
     statuses = month_statuses(engagements)
     by_pk = {e.pk: e for e in engagements}
     waiting = [
@@ -98,13 +99,13 @@ def home(request: HttpRequest) -> HttpResponse:
         for (eid, p), entry in statuses.items()
         if entry["status"] == SubmissionStatus.SUBMITTED
     ]
-    reporting = {e.pk: services.reporting_month(e, today) for e in engagements}
+    reporting = {e.pk: queries.reporting_month(e, today) for e in engagements}
     ctx = {
         "engagements": [
             {
                 "engagement": e,
                 "reporting": reporting[e.pk],
-                "due": services.due_date(e, reporting[e.pk]),
+                "due": queries.due_date(e, reporting[e.pk]),
                 "status": status_of(statuses, e, reporting[e.pk]),
             }
             for e in engagements
@@ -139,7 +140,7 @@ def submissions(request: HttpRequest) -> HttpResponse:
                     "status": status_of(statuses, e, p)
                     if e.start_month <= p <= e.end_month
                     else None,
-                    "due": services.due_date(e, p),
+                    "due": queries.due_date(e, p),
                 }
                 for p in months
             ],
@@ -162,26 +163,26 @@ def submissions(request: HttpRequest) -> HttpResponse:
 @require_GET
 def engagement(request: HttpRequest, code: str) -> HttpResponse:
     eng = _engagement(request, code)
-    nodes = list(services.portal_nodes(request.user, eng))
+    nodes = list(queries.portal_nodes(request.user, eng))
     paths = kgi_paths(request.user, nodes)
     statuses = month_statuses([eng])
     today = timezone.localdate()
     months = [
         {
             "period": p,
-            "row": services.submission_row(eng, p, statuses),
-            "due": services.due_date(eng, p),
-            "overdue": today > services.due_date(eng, p)
-            and status_of(statuses, eng, p) not in services.DONE,
+            "row": queries.submission_row(eng, p, statuses),
+            "due": queries.due_date(eng, p),
+            "overdue": today > queries.due_date(eng, p)
+            and status_of(statuses, eng, p) not in queries.DONE,
         }
-        for p in reversed(services.engagement_months(eng))
+        for p in reversed(queries.engagement_months(eng))
         if p <= current_month(today)
     ]
     ctx = {
         "engagement": eng,
         "kpis": [{"node": n, "path": paths.get(n.pk, [])} for n in nodes],
         "months": months,
-        "reporting": services.reporting_month(eng, today),
+        "reporting": queries.reporting_month(eng, today),
         "can_report": can_report(request.user, eng),
     }
     return _render(request, "portal/engagement.html", ctx)
@@ -192,7 +193,7 @@ def engagement(request: HttpRequest, code: str) -> HttpResponse:
 
 def month_context(user, eng: Engagement, period: dt.date, *, posted=None, errors=None) -> dict:
     """Everything the grid shows, in a fixed number of queries whatever the number of KPIs."""
-    nodes = list(services.portal_nodes(user, eng))
+    nodes = list(queries.portal_nodes(user, eng))
     paths = kgi_paths(user, nodes)
     months = [
         month_add(period, -k)
@@ -228,7 +229,7 @@ def month_context(user, eng: Engagement, period: dt.date, *, posted=None, errors
     )
     rows = []
     for node in nodes:
-        planned = services.in_plan(node, period)
+        planned = queries.in_plan(node, period)
 
         def value_at(p, node=node):
             if node.is_input:
@@ -237,7 +238,7 @@ def month_context(user, eng: Engagement, period: dt.date, *, posted=None, errors
             return computed.get((node.pk, p))
 
         current = actuals.get((node.pk, period))
-        why, next_action = services.split_comment(current["comment"] if current else "")
+        why, next_action = split_comment(current["comment"] if current else "")
         value_text = numbers.input_text(value_at(period)) if node.is_input else ""
         if posted is not None and f"value-{node.pk}" in posted:
             value_text = posted.get(f"value-{node.pk}", "")
@@ -251,8 +252,8 @@ def month_context(user, eng: Engagement, period: dt.date, *, posted=None, errors
             {
                 "node": node,
                 "path": paths.get(node.pk, []),
-                "typed": services.is_typed(node) and planned,
-                "auto": node.is_input and not services.is_typed(node),
+                "typed": queries.is_typed(node) and planned,
+                "auto": node.is_input and not queries.is_typed(node),
                 "planned": planned,
                 "value_text": value_text,
                 "value": numbers.value(this),
@@ -281,9 +282,9 @@ def month_context(user, eng: Engagement, period: dt.date, *, posted=None, errors
         "rows": rows,
         "status": status,
         "submission": submission,
-        "due": services.due_date(eng, period),
-        "overdue": timezone.localdate() > services.due_date(eng, period)
-        and status not in services.DONE,
+        "due": queries.due_date(eng, period),
+        "overdue": timezone.localdate() > queries.due_date(eng, period)
+        and status not in queries.DONE,
         "editable": editable,
         "can_withdraw": awaiting and can_report(user, eng),
         "not_ended": not ended and can_report(user, eng),
@@ -293,7 +294,7 @@ def month_context(user, eng: Engagement, period: dt.date, *, posted=None, errors
         "general_errors": errors.get(None, []),
         "tabs": tabs,
         "events": events,
-        "changes": services.changes_since_submission(eng, period) if can_manage(user) else [],
+        "changes": queries.changes_since_submission(eng, period) if can_manage(user) else [],
         "reason_form": ReasonForm(),
         "has_typed": any(r["typed"] for r in rows),
     }
@@ -309,7 +310,7 @@ def month(request: AuthenticatedHttpRequest, code: str, period: str) -> HttpResp
         submit = request.POST.get("do") == "submit"
         entries = entries_from_post(request.POST)
         try:
-            services.month_save(
+            month_save(
                 user=request.user, engagement=eng, period=when, entries=entries, submit=submit
             )
         except ServiceError as exc:
@@ -352,7 +353,7 @@ def month_action(request: AuthenticatedHttpRequest, code: str, period: str) -> H
         messages.error(request, " ".join(map(str, form.errors["reason"])))
         return redirect("portal:month", eng.code, period)
     try:
-        services.submission_step(
+        submission_step(
             action,
             user=request.user,
             engagement=eng,
@@ -441,7 +442,7 @@ def scorecard(request: HttpRequest, code: str, period: str) -> HttpResponse:
     """The engagement's KPIs for one month with their status (from the materialised rollups)."""
     eng = _engagement(request, code)
     when = _month(eng, period)
-    nodes = list(services.portal_nodes(request.user, eng))
+    nodes = list(queries.portal_nodes(request.user, eng))
     rollups = {
         r.node_id: r for r in Rollup.objects.filter(node__in=nodes, grain=Grain.MONTH, period=when)
     }
@@ -470,7 +471,7 @@ def history(request: HttpRequest, code: str) -> HttpResponse:
     """Every change of the engagement's values (who, when, old, new, channel) and every
     workflow step, newest first; filter by KPI and month."""
     eng = _engagement(request, code)
-    nodes = list(services.portal_nodes(request.user, eng))
+    nodes = list(queries.portal_nodes(request.user, eng))
     audits = ValueAudit.objects.filter(node__in=nodes, kind=ValueAudit.Kind.ACTUAL).select_related(
         "node", "user"
     )
@@ -495,7 +496,7 @@ def history(request: HttpRequest, code: str) -> HttpResponse:
         "events": list(events[:200]),
         "selected_node": selected,
         "selected_period": period,
-        "periods": services.engagement_months(eng),
+        "periods": queries.engagement_months(eng),
     }
     return _render(request, "portal/history.html", ctx)
 
@@ -513,7 +514,9 @@ def proposals(request: AuthenticatedHttpRequest, code: str) -> HttpResponse:
             raise PermissionDenied
         if form.is_valid():
             try:
-                services.proposal_submit(user=request.user, engagement=eng, **form.cleaned_data)
+                proposal_services.proposal_submit(
+                    user=request.user, engagement=eng, **form.cleaned_data
+                )
             except ServiceError as exc:
                 add_form_errors(form, exc)
             else:
@@ -535,7 +538,7 @@ def proposals(request: AuthenticatedHttpRequest, code: str) -> HttpResponse:
     )
     monthly = []
     for row in figures[:12]:
-        count, rate = services.proposal_figures(eng, row["period"])
+        count, rate = queries.proposal_figures(eng, row["period"])
         monthly.append({"period": row["period"], "submitted": count, "rate": rate})
     ctx = {
         "engagement": eng,
@@ -561,7 +564,7 @@ def proposal_decide(request: AuthenticatedHttpRequest, code: str, pk: int) -> Ht
         messages.error(request, _("Choose adopt or decline."))
         return redirect("portal:proposals", eng.code)
     try:
-        services.proposal_decide(
+        proposal_services.proposal_decide(
             user=request.user,
             proposal=proposal,
             accept=form.cleaned_data["decision"] == "accept",

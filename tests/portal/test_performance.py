@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 
 from kpitree.models import Actual, Node, Target, Tree
 from kpitree.services import actuals_record
-from portal import services
+from portal.services import workflow
 
 
 def url(engagement) -> str:
@@ -105,7 +105,7 @@ def test_it_saves_the_month_in_one_transaction(
     def crash(*args, **kwargs):
         raise RuntimeError("after the values were written")
 
-    monkeypatch.setattr(services, "after_write", crash)
+    monkeypatch.setattr(workflow, "after_write", crash)
     post = {f"value-{node.pk}": "5" for node in nodes}
     client.raise_request_exception = False
     response = client.post(url(engagement), {**post, "do": "save"})
