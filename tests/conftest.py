@@ -1,8 +1,9 @@
-"""Shared fixtures: the demo-like cast of users, and Celery run eagerly for unit tests."""
+"""Shared fixtures: the demo-like cast of users, and Celery run eagerly for unit tests.
+
+The fixtures are made with tests/factories.py; use the factories for any other row."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 
 import pytest
@@ -10,6 +11,7 @@ from django.conf import settings
 from django.utils import translation
 
 from engagements.models import Engagement, Role, User, Vendor
+from tests.factories import EngagementFactory, UserFactory, VendorFactory
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -37,46 +39,41 @@ def _default_language() -> Iterator[None]:
 
 
 def make_user(username: str, role: str, vendor: Vendor | None = None, **extra) -> User:
-    user = User(username=username, role=role, vendor=vendor, **extra)
-    user.set_password("pw-" + username)
-    user.save()
-    return user
+    """A user without a name (pages show the username), password `pw-<username>`."""
+    names = {"first_name": "", "last_name": "", **extra}
+    return UserFactory(username=username, role=role, vendor=vendor, **names)
 
 
 @pytest.fixture
 def vendor_a(db) -> Vendor:
-    return Vendor.objects.create(code="callnavi", name="株式会社コールナビ")
+    return VendorFactory(code="callnavi", name="株式会社コールナビ")
 
 
 @pytest.fixture
 def vendor_b(db) -> Vendor:
-    return Vendor.objects.create(code="adbridge", name="株式会社アドブリッジ")
+    return VendorFactory(code="adbridge", name="株式会社アドブリッジ")
 
 
 @pytest.fixture
 def engagement_a(vendor_a: Vendor) -> Engagement:
-    return Engagement.objects.create(
+    return EngagementFactory(
         code="CALL-1",
         name="テレアポ",
         vendor=vendor_a,
         outsourcing_type="outbound_call",
         phase="improvement",
-        start_month=dt.date(2026, 4, 1),
-        end_month=dt.date(2027, 3, 1),
         monthly_fee=1_200_000,
     )
 
 
 @pytest.fixture
 def engagement_b(vendor_b: Vendor) -> Engagement:
-    return Engagement.objects.create(
+    return EngagementFactory(
         code="ADS-1",
         name="広告運用",
         vendor=vendor_b,
         outsourcing_type="marketing",
         phase="expansion",
-        start_month=dt.date(2026, 4, 1),
-        end_month=dt.date(2027, 3, 1),
         monthly_fee=800_000,
     )
 

@@ -8,14 +8,13 @@ CALL-1 (vendor callnavi), plus `ad_clicks` owned by ADS-1 (vendor adbridge).
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from kpitree import services
 from kpitree.models import Node, Tree
+from tests.factories import TreeFactory
 
 
 def client_for(user) -> APIClient:
@@ -64,15 +63,9 @@ def add_node(user, tree: Tree, code: str, **data) -> Node:
     )
 
 
-def make_tree(code: str, name: str) -> Tree:
-    return Tree.objects.create(
-        code=code, name=name, start_month=dt.date(2026, 4, 1), end_month=dt.date(2027, 3, 1)
-    )
-
-
 @pytest.fixture
 def rev_tree(manager, engagement_a, engagement_b) -> Tree:
-    tree = make_tree("rev", "売上ツリー")
+    tree = TreeFactory(code="rev", name="売上ツリー")
     sales = add_node(manager, tree, "sales", name="売上", kind="kgi", rollup="formula", unit="円")
     add_node(
         manager, tree, "visits", name="訪問数", parent=sales, engagement=engagement_a, unit="件"
@@ -112,7 +105,7 @@ def rev_tree(manager, engagement_a, engagement_b) -> Tree:
 
 @pytest.fixture
 def ads_tree(manager, engagement_b) -> Tree:
-    tree = make_tree("ads", "広告ツリー")
+    tree = TreeFactory(code="ads", name="広告ツリー")
     add_node(
         manager, tree, "clicks", name="クリック数", kind="kgi", engagement=engagement_b, unit="件"
     )

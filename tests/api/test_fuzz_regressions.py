@@ -18,6 +18,7 @@ from engagements.models import Engagement, Submission, SubmissionStatus, User
 from kpi_planner.api import parse_updated_since
 from kpitree.models import Actual, Node, Target, ValueAudit
 from tests.api.helpers import counts, errors_of, revenue_rows
+from tests.factories import UserFactory
 
 BULK = "/api/v1/actuals/bulk/"
 HUGE = "1" + "0" * 400  # a JSON integer no float can hold
@@ -234,7 +235,7 @@ def test_it_refuses_to_let_a_manager_delete_themselves(mgr_api, manager):
 
 
 def test_it_still_lets_a_manager_disable_another_manager(mgr_api, manager):
-    other = User.objects.create_user("mgr2", password="pw-mgr2-long", role="manager")
+    other = UserFactory(username="mgr2", role="manager", raw_password="pw-mgr2-long")
     r = mgr_api.patch("/api/v1/users/mgr2/", {"is_active": False})
     assert r.status_code == 200
     other.refresh_from_db()

@@ -4,6 +4,7 @@ from rest_framework.test import APIClient
 from engagements.demo import seed_accounts_and_engagements
 from engagements.models import User
 from kpitree.demo import seed_trees
+from tests.factories import TreeFactory
 
 
 @pytest.fixture
@@ -33,13 +34,7 @@ def test_it_lists_the_demo_trees_findings_in_the_callers_language(demo) -> None:
 
 
 def test_it_answers_404_for_a_tree_a_vendor_cannot_see(demo) -> None:
-    import datetime as dt
-
-    from kpitree.models import Tree
-
-    Tree.objects.create(
-        code="HIDDEN", name="x", start_month=dt.date(2026, 4, 1), end_month=dt.date(2027, 3, 1)
-    )
+    TreeFactory(code="HIDDEN", name="x")
     assert client_for("vendor").get("/api/v1/trees/HIDDEN/lint/").status_code == 404
 
 

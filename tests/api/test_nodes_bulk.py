@@ -8,8 +8,8 @@ from django.utils import timezone
 
 from kpitree import tasks
 from kpitree.models import Node, Tree
-from tests.api.conftest import make_tree
 from tests.api.helpers import counts, errors_of
+from tests.factories import TreeFactory
 
 REV = "/api/v1/trees/rev/nodes/"
 PLAN = "/api/v1/trees/plan/nodes/"
@@ -18,7 +18,7 @@ FORMULA = "visits * cvr / 100 * avg_price"
 
 @pytest.fixture
 def plan(db):
-    return make_tree("plan", "売上計画")
+    return TreeFactory(code="plan", name="売上計画")
 
 
 def version(code: str = "rev") -> int:

@@ -9,7 +9,7 @@ from django.test import Client
 
 from engagements.models import Role, User, Vendor
 from kpi_planner.models import Tombstone
-from kpitree.models import Tree
+from tests.factories import TreeFactory
 
 STRONG = "Kpi-Planner-2026!"
 
@@ -109,9 +109,7 @@ def test_it_changes_a_password_through_the_service(admin_client, vendor_user) ->
 
 
 def test_it_marks_a_tree_stale_when_its_months_change(admin_client) -> None:
-    tree = Tree.objects.create(
-        code="T", name="t", start_month=dt.date(2026, 4, 1), end_month=dt.date(2027, 3, 1)
-    )
+    tree = TreeFactory(code="T", name="t")
     form = {
         "code": "T",
         "name": "renamed",

@@ -32,6 +32,7 @@ from kpi_planner import demo as demo_scenario
 from kpitree import services as tree_services
 from kpitree.models import Actual, Node, Target, Tree
 from portal import services as engagement_services
+from tests.factories import UserFactory
 
 APPS = ("kpitree", "portal", "scorecard", "engagements")
 ROLES = ("manager", "supervisor", "vendor", "vendor_ads", "viewer", "viewer_ads")
@@ -104,10 +105,8 @@ def _seed() -> dict[str, Objects]:
         data={"rollup": "formula", "formula": "imps * ctr / 100 * lead_cvr / 100"},
     )
     ads = User.objects.get(username="vendor_ads")
-    ads_bound_viewer = User(username="viewer_ads", role=Role.VIEWER)
-    ads_bound_viewer.vendor = Vendor.objects.get(code="adbridge")
-    ads_bound_viewer.set_password("pw")
-    ads_bound_viewer.save()
+    adbridge = Vendor.objects.get(code="adbridge")
+    UserFactory(username="viewer_ads", role=Role.VIEWER, vendor=adbridge, raw_password="pw")
     out = {}
     for vendor, user, code in (
         ("callnavi", User.objects.get(username="vendor"), "CALL-2026"),

@@ -9,7 +9,8 @@ import pytest
 from django.test import Client
 
 from engagements.models import Submission, SubmissionStatus
-from kpitree.models import Node, Tree, ValueAudit
+from kpitree.models import Tree, ValueAudit
+from tests.factories import NodeFactory, TreeFactory
 
 OCT = dt.date(2026, 10, 1)
 
@@ -47,10 +48,8 @@ def test_it_refuses_to_change_a_submission(admin_client, approved) -> None:
 
 
 def test_it_refuses_to_change_or_delete_audit_rows(admin_client, manager) -> None:
-    tree = Tree.objects.create(
-        code="T", name="t", start_month=dt.date(2026, 4, 1), end_month=dt.date(2027, 3, 1)
-    )
-    node = Node.objects.create(tree=tree, code="n", name="n")
+    node = NodeFactory(code="n", name="n", tree=TreeFactory(code="T", name="t"))
+    tree = node.tree
     audit = ValueAudit.objects.create(
         kind="actual", node=node, period=OCT, new_value=1, user=manager, at=dt.datetime.now(dt.UTC)
     )

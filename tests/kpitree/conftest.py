@@ -1,18 +1,12 @@
-import datetime as dt
-
 import pytest
 
 from kpitree.models import Node, Tree
+from tests.factories import TreeFactory
 
 
 @pytest.fixture
 def tree(db) -> Tree:
-    return Tree.objects.create(
-        code="FY2026",
-        name="FY2026 新規顧客獲得",
-        start_month=dt.date(2026, 4, 1),
-        end_month=dt.date(2027, 3, 1),
-    )
+    return TreeFactory(code="FY2026", name="FY2026 新規顧客獲得")
 
 
 @pytest.fixture

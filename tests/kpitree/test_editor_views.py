@@ -10,6 +10,7 @@ from kpi_planner.models import Tombstone
 from kpitree import recompute, services
 from kpitree.models import Actual, Node, Target, Tree
 from kpitree.services import actuals_record, targets_record
+from tests.factories import TreeFactory
 from tests.kpitree.conftest import row
 
 
@@ -309,9 +310,7 @@ def test_it_warns_when_a_target_is_far_from_the_benchmark_or_the_actuals(manager
 
 def big_tree(code: str, n: int, manager) -> Tree:
     """A root with ten branches and `n - 11` leaves, values in April, recomputed."""
-    tree = Tree.objects.create(
-        code=code, name=code, start_month=dt.date(2026, 4, 1), end_month=dt.date(2027, 3, 1)
-    )
+    tree = TreeFactory(code=code, name=code)
     root = Node.objects.create(tree=tree, code="root", name="root", kind="kgi", rollup="sum")
     branches = Node.objects.bulk_create(
         [Node(tree=tree, code=f"b{i}", name=f"b{i}", parent=root, rollup="sum") for i in range(10)]
@@ -379,9 +378,7 @@ def test_a_change_in_the_panel_asks_the_tree_to_refresh(manager, recorded):
 
 
 def test_the_tree_list_shows_a_vendor_only_its_trees_without_sizes(vendor_user, recorded):
-    Tree.objects.create(
-        code="OTHER", name="other", start_month=dt.date(2026, 4, 1), end_month=dt.date(2027, 3, 1)
-    )
+    TreeFactory(code="OTHER", name="other")
     response = client_for(vendor_user).get("/trees/")
     assert [t.code for t in response.context["trees"]] == ["FY2026"]
     assert response.context["counts"] is False

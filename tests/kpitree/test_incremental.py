@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from kpitree.models import Node, Rollup, RollupChange, Tree
 from kpitree.recompute import tree_recompute
 from kpitree.services import actuals_record, node_save, targets_record
+from tests.factories import TreeFactory
 
 _codes = itertools.count()
 
@@ -168,9 +169,7 @@ def test_incremental_equals_full_on_random_trees_and_edits(manager, spec) -> Non
 
 def wide_tree(manager) -> tuple[Tree, dict[str, Node]]:
     """root (sum) → mid (sum) → 20 leaves, and 5 more leaves straight under root."""
-    tree = Tree.objects.create(
-        code="WIDE", name="wide", start_month=dt.date(2026, 4, 1), end_month=dt.date(2027, 3, 1)
-    )
+    tree = TreeFactory(code="WIDE", name="wide")
     root = Node.objects.create(tree=tree, code="root", name="root", rollup="sum", kind="kgi")
     mid = Node.objects.create(tree=tree, code="mid", name="mid", parent=root, rollup="sum")
     nodes = {"root": root, "mid": mid}
