@@ -25,8 +25,9 @@ run: $(STAMP)
 	$(PY) manage.py seed_demo
 	$(PY) manage.py runstack --addr $(ADDR)
 
+# Lint first: CI runs `make test`, so the style, the app graph and the types are kept there too.
 test: $(STAMP) chromium
-	$(MAKE) --no-print-directory test-unit test-integration test-e2e
+	$(MAKE) --no-print-directory lint test-unit test-integration test-e2e
 
 test-unit: $(STAMP)
 	$(PY) -m pytest tests --ignore=tests/integration --ignore=tests/e2e
@@ -46,6 +47,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .

@@ -107,7 +107,7 @@ class UserAdmin(ServiceAdmin, BaseUserAdmin):
     list_display = ("username", "email", "role", "vendor", "language", "is_active")
     list_filter = ("role", "vendor", "language", "is_active")
     fieldsets = (
-        *BaseUserAdmin.fieldsets,
+        *(BaseUserAdmin.fieldsets or ()),
         (_("KPI Planner"), {"fields": ("role", "vendor", "language")}),
     )
     add_fieldsets = (

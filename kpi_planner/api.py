@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import datetime
 import hashlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import ProtectedError
@@ -217,7 +217,13 @@ UPDATED_SINCE = OpenApiParameter(
 )
 
 
-class SyncMixin:
+if TYPE_CHECKING:  # what the mixin is mixed into, for the type checker
+    from rest_framework.viewsets import ModelViewSet as _SyncBase
+else:
+    _SyncBase = object
+
+
+class SyncMixin(_SyncBase):
     """`?updated_since=` for incremental sync (deletions as tombstones on the last page), and an
     ETag on single objects with `If-Match` refusing stale writes with 409.
 
@@ -239,8 +245,8 @@ class SyncMixin:
         user = self.request.user
         if sees_everything(user):
             kind = self.tombstone_kind
-        elif vendor_scope(user) is not None:
-            kind = vendor_tombstone_kind(self.tombstone_kind, vendor_scope(user))
+        elif (vendor := vendor_scope(user)) is not None:
+            kind = vendor_tombstone_kind(self.tombstone_kind, vendor)
         else:
             return Tombstone.objects.none()
         return Tombstone.objects.filter(
@@ -377,7 +383,8 @@ class ValidatedModelSerializer(serializers.ModelSerializer):
     update can still compare old and new (and a refused one leaves it untouched)."""
 
     def validate(self, attrs: dict) -> dict:
-        instance = copy.copy(self.instance) if self.instance is not None else self.Meta.model()
+        model: Any = self.Meta.model
+        instance = copy.copy(self.instance) if self.instance is not None else model()
         for key, value in attrs.items():
             if key != "password":
                 setattr(instance, key, value)

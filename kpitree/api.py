@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from django.db import connection
 from django.db.models import QuerySet
@@ -93,7 +94,7 @@ class TreeViewSet(SyncMixin, viewsets.ModelViewSet):
 
 
 class NodeSerializer(serializers.ModelSerializer):
-    parent = serializers.CharField(
+    parent = serializers.CharField(  # type: ignore[assignment]  # a field named "parent"
         allow_null=True, required=False, source="parent_code", default=None
     )
     engagement = serializers.CharField(
@@ -106,12 +107,12 @@ class NodeSerializer(serializers.ModelSerializer):
         fields = [*services.NODE_FIELDS, "updated_at"]
         read_only_fields = ["updated_at"]
         # Uniqueness and every other rule are checked once, in services.node_save.
-        validators = []
+        validators: list = []
 
     def to_representation(self, node: Node) -> dict:
         data = super().to_representation(node)
-        data["parent"] = node.parent.code if node.parent_id else None
-        data["engagement"] = node.engagement.code if node.engagement_id else None
+        data["parent"] = node.parent.code if node.parent is not None else None
+        data["engagement"] = node.engagement.code if node.engagement is not None else None
         return data
 
     def get_fields(self) -> dict:
@@ -138,7 +139,13 @@ class NodeSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class TreeScopedMixin:
+if TYPE_CHECKING:  # what the mixin is mixed into, for the type checker
+    from rest_framework.generics import GenericAPIView as _TreeScopedBase
+else:
+    _TreeScopedBase = object
+
+
+class TreeScopedMixin(_TreeScopedBase):
     def tree(self) -> Tree:
         if not hasattr(self, "_tree"):
             self._tree = get_object_or_404(
@@ -472,7 +479,7 @@ class RollupView(TreeScopedMixin, APIView):
         ],
         responses=ROLLUP_SCHEMA,
     )
-    def get(self, request, tree_code: str) -> Response:
+    def get(self, request, tree_code: str) -> Response | HttpResponse:
         tree = self.tree()
         grain = request.query_params.get("grain", "month")
         period = parse_month(request.query_params.get("period", ""))
@@ -481,7 +488,7 @@ class RollupView(TreeScopedMixin, APIView):
             problems.append(Problem(str(_("grain must be month, quarter or year.")), field="grain"))
         if period is None:
             problems.append(Problem(str(_("Write the month as YYYY-MM.")), field="period"))
-        if problems:
+        if problems or period is None:
             raise ServiceError(problems)
         start = engine.period_start(period, grain, tree.fiscal_year_start)
         head = {

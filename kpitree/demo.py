@@ -456,15 +456,18 @@ def seed_trees() -> dict[str, int]:
 def _tree(
     code: str, name: str, description: str, spec: list, engagements: dict, manager: User
 ) -> Tree:
-    tree, _ = Tree.objects.update_or_create(
-        code=code,
-        defaults={
-            "name": name,
-            "description": description,
-            "start_month": FY_START,
-            "end_month": FY_END,
-        },
-    )
+    tree_fields = {
+        "code": code,
+        "name": name,
+        "description": description,
+        "start_month": FY_START,
+        "end_month": FY_END,
+    }
+    stored = Tree.objects.filter(code=code).first()
+    if stored is None:
+        tree = services.tree_create(user=manager, data=tree_fields)
+    else:
+        tree = services.tree_update(user=manager, tree=stored, data=tree_fields)
     existing = {n.code: n for n in Node.objects.filter(tree=tree)}
     for position, (node_code, node_name, parent, engagement, fields) in enumerate(spec):
         if node_code in existing:
@@ -472,10 +475,9 @@ def _tree(
         data = {"code": node_code, "name": node_name, "position": position, **fields}
         data["parent"] = existing[parent] if parent else None
         data["engagement"] = engagements[engagement] if engagement else None
-        formula = data.pop("formula", "")
         # A formula names children, so it is set in a second pass once they exist.
+        data.pop("formula", None)
         existing[node_code] = services.node_save(user=manager, node=Node(tree=tree), data=data)
-        del formula
     for node_code, _name, _parent, _eng, fields in spec:
         node = existing[node_code]
         if fields.get("formula") and not Node.objects.get(pk=node.pk).formula:

@@ -127,7 +127,9 @@ class TreePlan:
         index = dict(zip(codes, range(n), strict=True))
         if len(index) != n:
             raise TreeError("duplicate node codes")
-        parent_idx = np.fromiter(map(index.get, parent_codes, repeat(-2)), dtype=np.intp, count=n)
+        # A root's parent code None, like an unknown code, gives -2.
+        parents = map(index.get, parent_codes, repeat(-2))  # type: ignore[arg-type]
+        parent_idx = np.fromiter(parents, dtype=np.intp, count=n)
         for i in np.flatnonzero(parent_idx == -2).tolist():  # the roots, and unknown parents
             if parent_codes[i] is not None:
                 raise TreeError(f"unknown parent {parent_codes[i]!r} of {codes[i]!r}")
@@ -489,7 +491,9 @@ def compute(
             quarter_idx = first_idx
             a_counts = np.add.reduceat(a_present, first_idx, axis=1)
             t_counts = np.add.reduceat(t_present, first_idx, axis=1)
-        elif a_counts is not None and np.isin(first_idx, quarter_idx).all():
+        elif (
+            a_counts is not None and t_counts is not None and np.isin(first_idx, quarter_idx).all()
+        ):
             # A fiscal year is whole quarters: its counts of months with a value are its
             # quarters' counts added up (integers, so exactly the same numbers).
             pos = np.searchsorted(quarter_idx, first_idx)

@@ -44,6 +44,7 @@ import tokenize
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 from django.utils.translation import gettext as _
@@ -84,7 +85,10 @@ _SPACES = str.maketrans(_WHITESPACE, "   ")
 _REFUSED = re.compile(r"[^\t\n\r -\[\]-~]")
 _NAN = np.float64("nan")
 
-_Evaluator = Callable[[Mapping[str, object]], object]
+# Evaluators take and return numpy arrays (or scalars numpy accepts): Any, as numpy's own stubs.
+_Evaluator = Callable[[Mapping[str, Any]], Any]
+#: What the parser can point at: an expression or a named argument (both have offsets).
+_Located = ast.expr | ast.keyword
 
 
 class FormulaError(ValueError):
@@ -184,7 +188,9 @@ class Formula:
 
         Returns ``None`` when the result is missing (NaN), else a Python float.
         """
-        prepared = {name: (_NAN if values[name] is None else values[name]) for name in self.names}
+        prepared: dict[str, np.ndarray | float] = {
+            name: (_NAN if (value := values[name]) is None else value) for name in self.names
+        }
         result = self.evaluate(prepared)
         if result.size != 1:
             raise ValueError("evaluate_scalar() needs scalar values; use evaluate() for arrays.")
@@ -501,7 +507,8 @@ class _Source:
             return True
         if not (last.isalnum() or last == "_"):
             return False
-        word = re.search(r"[A-Za-z0-9_]+$", before).group()
+        match = re.search(r"[A-Za-z0-9_]+$", before)
+        word = match[0] if match else ""
         return not keyword.iskeyword(word) or word in ("True", "False", "None")
 
     # -- positions --
@@ -510,20 +517,20 @@ class _Source:
         """Original 0-based offset of a processed-text offset."""
         return self.start[max(0, min(offset, len(self.start) - 1))]
 
-    def node_pos(self, node: ast.AST) -> int:
+    def node_pos(self, node: _Located) -> int:
         return self.pos(node.col_offset)
 
-    def span(self, node: ast.AST) -> tuple[int, int]:
+    def span(self, node: _Located) -> tuple[int, int]:
         """Where ``node`` is written in the original text: (start, end)."""
         end_offset = max(0, min(node.end_col_offset or 0, len(self.end) - 1))
         return self.pos(node.col_offset), self.end[end_offset]
 
-    def segment(self, node: ast.AST) -> str:
+    def segment(self, node: _Located) -> str:
         """The original text of ``node``."""
         start, end = self.span(node)
         return self.text[start:end]
 
-    def op_pos(self, left: ast.AST, right: ast.AST) -> int:
+    def op_pos(self, left: _Located, right: _Located) -> int:
         """Position of the operator written between ``left`` and ``right``."""
         lo, hi = left.end_col_offset or 0, right.col_offset
         for k in range(lo, hi):
@@ -581,8 +588,8 @@ def _clean(x):
     return x if math.isfinite(x) else _NAN
 
 
-_ADDITIVE = {ast.Add: np.add, ast.Sub: np.subtract}
-_MULTIPLICATIVE = {ast.Mult: np.multiply, ast.Div: np.divide}
+_ADDITIVE: dict[type[ast.operator], np.ufunc] = {ast.Add: np.add, ast.Sub: np.subtract}
+_MULTIPLICATIVE: dict[type[ast.operator], np.ufunc] = {ast.Mult: np.multiply, ast.Div: np.divide}
 _OPERATOR_SYMBOLS = {
     ast.Pow: "**",
     ast.FloorDiv: "//",
@@ -616,11 +623,11 @@ class _Compiler:
         self.names: set[str] = set()
         self.occurrences: list[_Occurrence] = []
 
-    def error(self, message: str, node: ast.AST | None = None, **params) -> FormulaError:
+    def error(self, message: str, node: _Located | None = None, **params) -> FormulaError:
         position = None if node is None else self.source.node_pos(node)
         return FormulaError(message % params if params else message, position)
 
-    def compile(self, node: ast.AST, depth: int) -> _Evaluator:
+    def compile(self, node: ast.expr, depth: int) -> _Evaluator:
         if depth > MAX_DEPTH:
             raise _too_deep(self.source.node_pos(node))
         if isinstance(node, ast.Constant):
@@ -695,7 +702,7 @@ class _Compiler:
         # A name's offsets are always inside the text: no clamping as in span().
         source = self.source
         self.occurrences.append(
-            (source.start[node.col_offset], source.end[node.end_col_offset], name)
+            (source.start[node.col_offset], source.end[node.end_col_offset or 0], name)
         )
 
         def load(values, name=name):
@@ -711,8 +718,9 @@ class _Compiler:
 
     # -- operators --
 
-    def _unary(self, node: ast.UnaryOp, depth: int) -> _Evaluator:
+    def _unary(self, unary: ast.UnaryOp, depth: int) -> _Evaluator:
         negative = False
+        node: ast.expr = unary
         # A chain such as - - + a is one level.
         while isinstance(node, ast.UnaryOp):
             if isinstance(node.op, ast.USub):
@@ -740,7 +748,7 @@ class _Compiler:
             raise self._operator(node, symbol, self.source.op_pos(node.left, node.right))
         # Flatten a left-associative chain such as a + b - c + d into one level.
         chain: list[ast.BinOp] = []
-        first: ast.AST = node
+        first: ast.expr = node
         while isinstance(first, ast.BinOp) and type(first.op) in table:
             chain.append(first)
             first = first.left
@@ -759,13 +767,13 @@ class _Compiler:
 
         return chain_eval
 
-    def _operator(self, node: ast.AST, symbol: str, position: int) -> FormulaError:
+    def _operator(self, node: _Located, symbol: str, position: int) -> FormulaError:
         return FormulaError(
             _("The operator %(op)s is not allowed; use + - * / and parentheses.") % {"op": symbol},
             position,
         )
 
-    def _boolean(self, node: ast.AST) -> FormulaError:
+    def _boolean(self, node: _Located) -> FormulaError:
         return self.error(
             _("Logical operators (and, or, not) are not allowed; a formula computes a number."),
             node,
@@ -773,14 +781,26 @@ class _Compiler:
 
     # -- calls --
 
-    def _call(self, node: ast.Call, depth: int) -> _Evaluator:  # noqa: C901 - too long; to split (issue 11 note)
+    def _call(self, node: ast.Call, depth: int) -> _Evaluator:
+        name = self._function_name(node)
+        if name in ("min", "max"):
+            return self._extreme(node, name, depth)
+        if name == "abs":
+            if len(node.args) != 1:
+                raise self.error(_("abs() takes exactly one value, for example abs(a - b)."), node)
+            operand = self.compile(node.args[0], depth + 1)
+            return lambda values: np.abs(operand(values))
+        return self._round(node, depth)
+
+    def _function_name(self, node: ast.Call) -> str:
+        """The allowed function ``node`` calls, its arguments plain values; else FormulaError."""
         func = node.func
         name = func.id if isinstance(func, ast.Name) else None
         if name in self.source.placeholders:
             name = None
+        if name is None:
+            raise self.error(_("Only min(), max(), abs() and round() may be called."), node)
         if name not in _FUNCTIONS:
-            if name is None:
-                raise self.error(_("Only min(), max(), abs() and round() may be called."), node)
             raise self.error(
                 _("Only min(), max(), abs() and round() may be called, not %(name)s()."),
                 node,
@@ -798,33 +818,33 @@ class _Compiler:
                 raise self.error(
                     _("Unpacking with * is not allowed in %(func)s()."), arg, func=name
                 )
+        return name
+
+    def _extreme(self, node: ast.Call, name: str, depth: int) -> _Evaluator:
+        """min() or max() of two or more values."""
+        if len(node.args) < 2:
+            raise self.error(
+                _("%(func)s() needs at least two values, for example %(func)s(a, b)."),
+                node,
+                func=name,
+            )
+        fns = [self.compile(a, depth + 1) for a in node.args]
+        ufunc = np.minimum if name == "min" else np.maximum
+        if len(fns) == 2:
+            f0, f1 = fns
+            return lambda values: ufunc(f0(values), f1(values))
+
+        def extreme(values: Mapping[str, Any]) -> Any:
+            acc = fns[0](values)
+            for fn in fns[1:]:
+                acc = ufunc(acc, fn(values))
+            return acc
+
+        return extreme
+
+    def _round(self, node: ast.Call, depth: int) -> _Evaluator:
+        """round(value) or round(value, digits), digits a literal from 0 to MAX_ROUND_DIGITS."""
         args = node.args
-        if name in ("min", "max"):
-            if len(args) < 2:
-                raise self.error(
-                    _("%(func)s() needs at least two values, for example %(func)s(a, b)."),
-                    node,
-                    func=name,
-                )
-            fns = [self.compile(a, depth + 1) for a in args]
-            ufunc = np.minimum if name == "min" else np.maximum
-            if len(fns) == 2:
-                f0, f1 = fns
-                return lambda values: ufunc(f0(values), f1(values))
-
-            def extreme(values):
-                acc = fns[0](values)
-                for fn in fns[1:]:
-                    acc = ufunc(acc, fn(values))
-                return acc
-
-            return extreme
-        if name == "abs":
-            if len(args) != 1:
-                raise self.error(_("abs() takes exactly one value, for example abs(a - b)."), node)
-            operand = self.compile(args[0], depth + 1)
-            return lambda values: np.abs(operand(values))
-        # round
         if len(args) not in (1, 2):
             raise self.error(
                 _(
@@ -854,7 +874,7 @@ class _Compiler:
 
     # -- everything else --
 
-    def _rejected(self, node: ast.AST) -> FormulaError:
+    def _rejected(self, node: ast.expr) -> FormulaError:
         text = _shorten(self.source.segment(node))
         if isinstance(node, ast.Attribute):
             return self.error(

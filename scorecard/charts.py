@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -61,9 +62,9 @@ def month_label(month: dt.date) -> str:
     return f"{month:%b %Y}"
 
 
-def _clean(values: Sequence) -> list:
+def _clean(values: Sequence) -> list[Any]:
     """Plain floats with None for missing (plotly draws a gap), no numpy scalars."""
-    out = []
+    out: list[Any] = []  # float or None
     for v in values:
         if v is None or (isinstance(v, float | np.floating) and math.isnan(v)):
             out.append(None)
@@ -137,7 +138,8 @@ def _hline(y: float, colour: str, label: str | None = None) -> tuple[dict, dict 
 
 
 def _threshold_lines(thresholds: Thresholds) -> tuple[list[dict], list[dict]]:
-    shapes, notes = [], []
+    shapes: list[dict] = []
+    notes: list[dict] = []
     for value, colour, label in (
         (
             thresholds.green,
@@ -152,7 +154,8 @@ def _threshold_lines(thresholds: Thresholds) -> tuple[list[dict], list[dict]]:
     ):
         shape, note = _hline(value, colour, label)
         shapes.append(shape)
-        notes.append(note)
+        if note is not None:  # always, as there is a label
+            notes.append(note)
     return shapes, notes
 
 

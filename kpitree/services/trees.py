@@ -181,7 +181,7 @@ def tree_copy(
     Node.objects.bulk_create(clones, batch_size=1000)
     new_id = {old.pk: new.pk for old, new in zip(source, clones, strict=True)}
     for old, new in zip(source, clones, strict=True):
-        new.parent_id = new_id.get(old.parent_id)
+        new.parent_id = None if old.parent_id is None else new_id.get(old.parent_id)
     Node.objects.bulk_update([n for n in clones if n.parent_id], ["parent"], batch_size=1000)
     rows = []
     if with_targets:
