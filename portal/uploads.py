@@ -23,12 +23,12 @@ from collections.abc import Iterable
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from engagements.models import Engagement, Submission, SubmissionStatus, User
+from engagements.models import Engagement, User
 from kpi_planner.access import can_report
 from kpi_planner.errors import Problem, ServiceError
 from kpi_planner.months import clean_month, month_text, parse_month
 from kpi_planner.numbers import clean_number, input_text, parse_number
-from kpitree.models import Actual, Node, RollupRule
+from kpitree.models import Actual, Node
 from kpitree.services import RecordError, RecordResult, actuals_record
 from portal.queries import in_plan, is_typed, portal_nodes
 from portal.services.comments import join_comment, split_comment
@@ -244,17 +244,12 @@ def upload_actuals(
     by_code: dict[str, list[Node]] = {}
     for node in nodes:
         by_code.setdefault(node.code, []).append(node)
-    locked = set(
-        Submission.objects.filter(
-            engagement=engagement, status=SubmissionStatus.APPROVED
-        ).values_list("period", flat=True)
-    )
     errors: list[LineError] = []
     rows: list[dict] = []
     lines: list[int] = []
     seen: dict[tuple[int, str], int] = {}
     for line, cells in table:
-        problems = _check_row(line, cells, by_code, engagement, period, locked)
+        problems = _check_row(line, cells, by_code, engagement, period)
         if problems:
             errors += problems
             continue
@@ -285,16 +280,17 @@ def upload_actuals(
         lines.append(line)
     if not errors and not rows:
         raise _fail(_("The file has no values to save."))
-    if errors:
-        raise UploadError(errors)
-    with transaction.atomic():
-        try:
+    # The service checks what every channel checks (input node, number, month, plan, lock),
+    # with its messages; the upload adds the lines. Its problems and the file's are listed
+    # together: with problems of the file's own, its write is rolled back.
+    try:
+        with transaction.atomic():
             result = actuals_record(user=user, rows=rows, channel="upload")
-        except RecordError as exc:
-            # What the upload adds to the service's problems: a row's index → the file's line.
-            raise UploadError(
-                [LineError(_line_of(p, lines), p.message, p.field, p.code) for p in exc.problems]
-            ) from None
+            if errors:
+                raise UploadError(errors)
+    except RecordError as exc:
+        errors += [LineError(_line_of(p, lines), p.message, p.field, p.code) for p in exc.problems]
+        raise UploadError(sorted(errors, key=lambda e: (e.line is None, e.line or 0))) from None
     return result, len(rows)
 
 
@@ -317,12 +313,13 @@ def _check_row(
     by_code: dict[str, list[Node]],
     engagement: Engagement,
     default_period: dt.date,
-    locked: set[dt.date],
 ) -> list[LineError]:
+    """What only a file can get wrong: a KPI code that names no node of the engagement (or
+    several), a comment without its value, a month outside the engagement. The rest is
+    actuals_record's to check."""
     problems: list[LineError] = []
     code, tree = cells["node"], cells.get("tree", "")
     candidates = [n for n in by_code.get(code, []) if not tree or n.tree.code == tree]
-    node: Node | None = None
     if not code:
         problems.append(LineError(line, _("The KPI code is missing."), "node"))
     elif not candidates:
@@ -339,48 +336,15 @@ def _check_row(
                 "tree",
             )
         )
-    else:
-        node = candidates[0]
-        if node.rollup != RollupRule.INPUT:
-            problems.append(
-                LineError(
-                    line,
-                    _("“%(code)s” is computed from other KPIs; enter its inputs instead.")
-                    % {"code": code},
-                    "node",
-                )
-            )
-        elif not is_typed(node):
-            problems.append(
-                LineError(
-                    line,
-                    _("“%(code)s” is filled in automatically from improvement proposals.")
-                    % {"code": code},
-                    "node",
-                )
-            )
-    value = clean_number(cells["value"])
-    if not value:
+    if not clean_number(cells["value"]):
         if cells.get("comment") or cells.get("next_action"):
             problems.append(
                 LineError(line, _("Enter the value that this comment explains."), "value")
             )
         return problems if code or cells.get("comment") else []
-    if parse_number(value) is None:
-        problems.append(
-            LineError(line, _("“%(value)s” is not a number.") % {"value": cells["value"]}, "value")
-        )
     period_text = _period_text(cells.get("period", ""), default_period)
     period = parse_month(period_text)
-    if period is None:
-        problems.append(
-            LineError(
-                line,
-                _("“%(value)s” is not a month: write YYYY-MM.") % {"value": cells.get("period")},
-                "period",
-            )
-        )
-    elif not (engagement.start_month <= period <= engagement.end_month):
+    if period is not None and not (engagement.start_month <= period <= engagement.end_month):
         problems.append(
             LineError(
                 line,
@@ -390,28 +354,6 @@ def _check_row(
                     "start": month_text(engagement.start_month),
                     "end": month_text(engagement.end_month),
                 },
-                "period",
-            )
-        )
-    elif node is not None and not in_plan(node, period):
-        problems.append(
-            LineError(
-                line,
-                _("%(period)s is outside the plan (%(start)s to %(end)s).")
-                % {
-                    "period": period_text,
-                    "start": month_text(node.tree.start_month),
-                    "end": month_text(node.tree.end_month),
-                },
-                "period",
-            )
-        )
-    elif period in locked:
-        problems.append(
-            LineError(
-                line,
-                _("%(period)s is approved and locked; ask a manager to reopen it.")
-                % {"period": period_text},
                 "period",
             )
         )

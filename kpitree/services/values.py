@@ -191,7 +191,7 @@ class _ActualsBatch:
             i, period, self.last
         )
         if value is None:
-            problems.append(_error(i, "value", _("The value must be a finite number.")))
+            problems.append(_not_a_number(i, row.get("value")))
         if not isinstance(comment, str) or len(comment) > 4000:
             problems.append(
                 _error(i, "comment", _("The comment must be text of at most 4,000 characters."))
@@ -199,6 +199,14 @@ class _ActualsBatch:
         elif has_nul(comment):
             problems.append(_error(i, "comment", nul_message()))
         return problems
+
+
+def _not_a_number(i: int, typed: Any) -> Problem:
+    """Row `i`'s value is not a finite number: what was typed, when it was text (a form cell,
+    a file's line), else the rule."""
+    if isinstance(typed, str) and typed.strip():
+        return _error(i, "value", _("“%(value)s” is not a number.") % {"value": typed})
+    return _error(i, "value", _("The value must be a finite number."))
 
 
 def _node_problems(
@@ -282,7 +290,7 @@ def targets_record(*, user, tree: Tree, rows: Sequence[Mapping], channel: str) -
             )
         problems += _check_period(i, row.get("period"), period, tree)
         if value is None:
-            problems.append(_error(i, "value", _("The value must be a finite number.")))
+            problems.append(_not_a_number(i, row.get("value")))
         if rationale not in Rationale.values and rationale != "":
             problems.append(
                 _error(

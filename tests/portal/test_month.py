@@ -82,7 +82,7 @@ def test_it_shows_a_bad_number_next_to_its_cell_and_writes_nothing(client, vendo
     response = client.post(URL, grid_post(plan, calls="三千", appt="11"))
     assert response.status_code == 200  # shown again with the errors
     rows = {r["node"].code: r for r in response.context["rows"]}
-    assert rows["calls"]["errors"] == ["値には数値を入力してください。"]
+    assert rows["calls"]["errors"] == ["「三千」は数値ではありません。"]
     assert rows["calls"]["value_text"] == "三千"  # what was typed is kept
     assert rows["appt_rate"]["errors"] == []
     assert Actual.objects.count() == 0

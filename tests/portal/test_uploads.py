@@ -98,7 +98,8 @@ def test_it_reports_every_bad_line_by_its_number_and_writes_nothing(plan, vendor
         (5, "この契約に「ads_cv」というKPIコードはありません。"),
         (6, "この契約に「inhouse」というKPIコードはありません。"),
         (7, "「orders」は他のKPIから計算される値です。元になるKPIを入力してください。"),
-        (8, "「proposals」は改善提案から自動集計されるため入力できません。"),
+        # The service's message, as for every channel (the upload had its own wording).
+        (8, "「proposals」はアプリが自動集計する値（改善提案）のため入力できません。"),
         (10, "9行目と同じKPI・月です。"),
     ]
     assert Actual.objects.count() == 0
