@@ -77,10 +77,10 @@ def run() -> int:
     from django.conf import settings
     from django.db import connection, transaction
     from django.test.utils import CaptureQueriesContext
-    from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
 
     from engagements.models import Engagement, Role, User, Vendor
+    from engagements.services import token_create
     from kpitree import tasks
     from kpitree.models import Node, Tree
 
@@ -101,7 +101,7 @@ def run() -> int:
         monthly_fee=1_000_000,
     )
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=manager).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token_create(user=manager, name='bench')[1]}")
 
     gen = common.generate_tree(N_NODES)
     rows = payload(gen)

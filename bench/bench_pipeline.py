@@ -473,9 +473,9 @@ def read_breakdown(code: str, period: str, user) -> dict[str, float]:
 def run(stack: Stack) -> int:
     from django.db import connection
     from django.test import Client
-    from rest_framework.authtoken.models import Token
 
     from engagements.models import Role, User
+    from engagements.services import token_create
     from kpitree import recompute, services, tasks
     from kpitree.models import Actual, Node, Rollup, RollupChange, Tree, ValueAudit
 
@@ -497,7 +497,7 @@ def run(stack: Stack) -> int:
     t_full = time.perf_counter() - t
     recompute.tree_recompute(tree_id=small_id, full=True)
     manager = User.objects.create(username="bench-pipe-manager", role=Role.MANAGER)
-    token = Token.objects.create(user=manager).key
+    token = token_create(user=manager, name="bench")[1]
     tree = Tree.objects.get(pk=big_id)
     model = Model(gen, tree)
     rollup_rows = Rollup.objects.filter(tree_id=big_id).count()

@@ -7,14 +7,16 @@ import copy
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm
 from django.db import models, transaction
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from engagements import services
 from engagements.models import (
+    ApiToken,
     Engagement,
     ImprovementProposal,
     Notification,
@@ -248,3 +250,43 @@ class ReminderLogAdmin(admin.ModelAdmin):
     list_display = ("created_at", "kind", "engagement", "period", "recipient", "sent_at", "error")
     list_filter = ("kind",)
     search_fields = ("key",)
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Read-only (keys are never shown: only their hash is stored); the action revokes through
+    engagements.services.token_revoke, which keeps the token with when and by whom."""
+
+    list_display = (
+        "name",
+        "user",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+        "revoked_by",
+        "revoked_reason",
+    )
+    list_filter = ("revoked_reason",)
+    search_fields = ("name", "user__username")
+    readonly_fields = list_display
+    exclude = ("key_hash",)
+    actions = ["revoke"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.action(description=_("Revoke the selected tokens"), permissions=["view"])
+    def revoke(self, request, queryset) -> None:
+        with transaction.atomic():
+            for token in queryset:
+                services.token_revoke(user=request.user, token=token)
+        count = len(queryset)
+        message = ngettext("%(count)d token revoked.", "%(count)d tokens revoked.", count)
+        self.message_user(request, message % {"count": count}, messages.SUCCESS)

@@ -6,6 +6,7 @@ engagements.services (which also writes the tombstones of `?updated_since=`)."""
 from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.permissions import BasePermission
 
@@ -23,6 +24,7 @@ from kpi_planner.api import (
     router,
 )
 from kpi_planner.codes import CODE_URL_RE
+from kpi_planner.schema import error_statuses
 
 
 class VendorSerializer(ValidatedModelSerializer):
@@ -107,6 +109,7 @@ class IsManager(BasePermission):
         return can_manage(request.user)
 
 
+@extend_schema(extensions=error_statuses(add=[403]))  # reads too: managers only
 class UserViewSet(SyncMixin, viewsets.ModelViewSet):
     """Accounts, addressed by username; managers only. `password` is write-only."""
 

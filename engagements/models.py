@@ -361,3 +361,56 @@ class ReminderLog(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+# -- API tokens -----------------------------------------------------------------------------------
+
+
+class TokenRevocation(models.TextChoices):
+    USER = "user", _("Revoked by its user")
+    MANAGER = "manager", _("Revoked by a manager")
+    PASSWORD_CHANGE = "password_change", _("Password changed")
+    DEACTIVATED = "deactivated", _("Account deactivated")
+
+
+class ApiToken(models.Model):
+    """A key for `Authorization: Token <key>`. Only the key's SHA-256 is stored: the key itself is
+    shown once, when it is made (engagements.services.token_create). A token is never deleted:
+    revoking it records when, by whom and why; an expired or revoked token authenticates nobody."""
+
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="api_tokens", verbose_name=_("user")
+    )
+    name = models.CharField(_("name"), max_length=100)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("expires at"))
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        User,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("revoked by"),
+    )
+    revoked_reason = models.CharField(
+        _("reason"), max_length=16, choices=TokenRevocation.choices, blank=True
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # A name addresses one live token of its user (DELETE …/auth/tokens/{name}/).
+            models.UniqueConstraint(
+                fields=["user", "name"],
+                condition=models.Q(revoked_at__isnull=True),
+                name="one_live_token_name_per_user",
+            )
+        ]
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.name}"

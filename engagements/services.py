@@ -5,20 +5,30 @@ that the acting user may manage, validates the whole object (`full_clean`), writ
 transaction and records the tombstones that `?updated_since=` syncs read (a deleted or renamed
 object, and the vendors that no longer see it). A refusal is a `ServiceError`; nothing was
 written. `user=SYSTEM` is the system itself (the demo seed), which has no role to check.
+
+API tokens (`token_*`) too: made by their user, revoked by it or a manager, and revoked with
+every new password (here and, for channels outside the services, by
+engagements.passwords.RevokeApiTokensOnPasswordChange) and every deactivation.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import secrets
 from collections.abc import Mapping
 from typing import Any, Final
 
+from django.conf import settings
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import ProtectedError
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from engagements.models import Engagement, Role, User, Vendor
+from engagements.models import ApiToken, Engagement, Role, TokenRevocation, User, Vendor
+from engagements.passwords import PublishedPasswordValidator
 from kpi_planner.access import can_manage
 from kpi_planner.errors import Problem, ServiceError, in_use_error, problems_of
 from kpi_planner.tombstones import write_change_tombstones, write_tombstones
@@ -211,22 +221,30 @@ def own_account_problems(*, user: Any, account: User, data: Mapping[str, Any]) -
     return problems
 
 
-def password_problems(password: str, *, account: User | None) -> list[Problem]:
-    """Django's password validators (AUTH_PASSWORD_VALIDATORS), against `account` as it will be
-    when given, so that a password like its username or e-mail is refused."""
+def password_problems(
+    password: str, *, account: User | None, allow_published: bool = False
+) -> list[Problem]:
+    """Django's password validators (AUTH_PASSWORD_VALIDATORS, ours included: not the demo
+    password), against `account` as it will be when given, so that a password like its username
+    or e-mail is refused. `allow_published`: the demo seed, whose password is published."""
+    validators = [
+        v
+        for v in password_validation.get_default_password_validators()
+        if not (allow_published and isinstance(v, PublishedPasswordValidator))
+    ]
     try:
-        password_validation.validate_password(password, account)
+        password_validation.validate_password(password, account, validators)
     except ValidationError as exc:
         return [Problem(message, field="password") for message in exc.messages]
     return []
 
 
-def _set_password(account: User, password: str | None) -> None:
+def _set_password(account: User, password: str | None, *, actor: Any) -> None:
     """Every channel that sets a password comes here; None: no password login."""
     if password is None:
         account.set_unusable_password()
         return
-    problems = password_problems(password, account=account)
+    problems = password_problems(password, account=account, allow_published=actor is SYSTEM)
     if problems:
         raise ServiceError(problems)
     account.set_password(password)
@@ -238,7 +256,7 @@ def user_create(*, user: Any, data: Mapping[str, Any], password: str | None) -> 
     _require_manager(user)
     account = User()
     _assign(account, data, USER_FIELDS)
-    _set_password(account, password)
+    _set_password(account, password, actor=user)
     _validated(account)
     account.save()
     return account
@@ -255,16 +273,22 @@ def user_update(
 ) -> User:
     """Change the fields in `data` and, when given, the password (`disable_password`: no
     password login any more). Nobody deactivates or demotes their own account
-    (own_account_problems). A new username leaves a tombstone."""
+    (own_account_problems). A new username leaves a tombstone. A new or disabled password, or
+    a deactivation, revokes the account's API tokens."""
     _require_manager(user)
     problems = own_account_problems(user=user, account=account, data=data)
     if problems:
         raise ServiceError(problems)
-    old_username = User.objects.values_list("username", flat=True).get(pk=account.pk)
+    old_username, was_active = User.objects.values_list("username", "is_active").get(pk=account.pk)
     _assign(account, data, USER_FIELDS)
-    if password is not None or disable_password:
-        _set_password(account, None if disable_password else password)
+    password_changed = password is not None or disable_password
+    if password_changed:
+        _set_password(account, None if disable_password else password, actor=user)
     _validated(account)
+    if was_active and not account.is_active:
+        tokens_revoke_all(user=user, account=account, reason=TokenRevocation.DEACTIVATED)
+    if password_changed:
+        tokens_revoke_all(user=user, account=account, reason=TokenRevocation.PASSWORD_CHANGE)
     account.save()
     write_change_tombstones(
         "user",
@@ -292,3 +316,107 @@ def user_delete(*, user: Any, account: User) -> None:
     username = account.username
     _delete(account)
     write_tombstones("user", "", [username], set())
+
+
+# -- API tokens ---------------------------------------------------------------------------------
+
+TOKEN_MAX_DAYS: Final = 365
+# last_used_at is written at most this often per token, not on every request.
+TOKEN_USE_RESOLUTION: Final = dt.timedelta(minutes=1)
+
+
+def token_hash(key: str) -> str:
+    """What is stored of a key: its SHA-256 (a key is 256 random bits, so no salt or slow hash
+    is needed; a leaked table gives no usable key)."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _token_problems(*, account: User, name: str, expires_in_days: Any) -> list[Problem]:
+    problems = []
+    if not name or len(name) > 100:
+        problems.append(Problem(_("Give the token a name of 1 to 100 characters."), field="name"))
+    elif name.isdigit():
+        problems.append(Problem(_("A token name cannot be only digits."), field="name"))
+    elif account.api_tokens.filter(name=name, revoked_at__isnull=True).exists():
+        problems.append(
+            Problem(_("You already have a token with this name; revoke it first."), field="name")
+        )
+    if (
+        isinstance(expires_in_days, bool)
+        or not isinstance(expires_in_days, int)
+        or not 1 <= expires_in_days <= TOKEN_MAX_DAYS
+    ):
+        problems.append(
+            Problem(
+                _("A token expires after 1 to %(max)d days.") % {"max": TOKEN_MAX_DAYS},
+                field="expires_in_days",
+            )
+        )
+    return problems
+
+
+@transaction.atomic
+def token_create(
+    *, user: User, name: str = "", expires_in_days: int | None = None
+) -> tuple[ApiToken, str]:
+    """A new API token of `user` (the caller, who just proved their password or holds a live
+    token); returns it with its key, which is shown this once and never stored. Without a name it
+    is called `token-<first 8 characters of the key>`; it expires after `expires_in_days`
+    (default API_TOKEN_EXPIRY_DAYS, at most TOKEN_MAX_DAYS)."""
+    if not user.is_active:
+        raise ServiceError([Problem(_("This account is deactivated."), code="forbidden")])
+    key = secrets.token_urlsafe(32)
+    name = name.strip() or f"token-{key[:8]}"
+    days = settings.API_TOKEN_EXPIRY_DAYS if expires_in_days is None else expires_in_days
+    problems = _token_problems(account=user, name=name, expires_in_days=days)
+    if problems:
+        raise ServiceError(problems)
+    token = ApiToken(
+        user=user,
+        name=name,
+        key_hash=token_hash(key),
+        expires_at=timezone.now() + dt.timedelta(days=days),
+    )
+    try:
+        with transaction.atomic():
+            token.save()
+    except IntegrityError:  # the same name made at the same moment by another request
+        raise ServiceError(
+            [Problem(_("You already have a token with this name; revoke it first."), field="name")]
+        ) from None
+    return token, key
+
+
+def _revoked_by(user: Any) -> User | None:
+    return None if user is SYSTEM else user
+
+
+@transaction.atomic
+def token_revoke(*, user: Any, token: ApiToken) -> ApiToken:
+    """Revoke a token: its own user, or a manager for anyone's. Kept, with when, by whom and why;
+    revoking a revoked token changes nothing (its first revocation stays the record)."""
+    own = user is not SYSTEM and token.user_id == user.pk
+    if not own:
+        _require_manager(user)
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.revoked_by = _revoked_by(user)
+        token.revoked_reason = TokenRevocation.USER if own else TokenRevocation.MANAGER
+        token.save(update_fields=["revoked_at", "revoked_by", "revoked_reason"])
+    return token
+
+
+def tokens_revoke_all(*, user: Any, account: User, reason: str) -> int:
+    """Revoke every token of `account` not yet revoked (a password change, a deactivation):
+    the number revoked. Called inside the write that changes the account."""
+    return ApiToken.objects.filter(user=account, revoked_at__isnull=True).update(
+        revoked_at=timezone.now(), revoked_by=_revoked_by(user), revoked_reason=reason
+    )
+
+
+def token_used(token: ApiToken, now: dt.datetime) -> None:
+    """Note that `token` authenticated a request: at most one write per token a minute."""
+    if token.last_used_at is not None and now - token.last_used_at < TOKEN_USE_RESOLUTION:
+        return
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    token.last_used_at = now

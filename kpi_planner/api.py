@@ -1,4 +1,5 @@
-"""API plumbing shared by every app: the router, the error format and token login.
+"""API plumbing shared by every app: the router and the error format (token login and API
+tokens: engagements.token_api).
 
 Errors follow API.md: 400 ``{"errors": [{"field", "message", "index"?}]}`` listing every problem;
 other statuses carry the same shape with ``field: null``. Views let errors rise (a service's
@@ -12,16 +13,17 @@ import datetime
 import hashlib
 from typing import TYPE_CHECKING, Any
 
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import ProtectedError
 from django.http import Http404
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.log import log_response
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
-from rest_framework import exceptions, serializers, status
-from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework import exceptions, serializers
 from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.response import Response
@@ -32,6 +34,7 @@ from rest_framework.views import set_rollback
 from kpi_planner.access import can_manage, sees_everything, vendor_scope
 from kpi_planner.codes import CODE_PATTERN, code_validator, is_code
 from kpi_planner.errors import IN_USE_MESSAGE, ServiceError
+from kpi_planner.limits import INTERNAL_ERROR_MESSAGE, body_too_large_message
 from kpi_planner.models import Tombstone
 from kpi_planner.months import MONTH_PATTERN, month_text, parse_month
 from kpi_planner.tombstones import vendor_tombstone_kind
@@ -87,13 +90,35 @@ def error_response(errors: list[dict], status_code: int = 400) -> Response:
     return Response({"errors": errors}, status=status_code)
 
 
+def _unexpected(exc: Exception, context: dict) -> Response:
+    """An exception no rule expected: 500 in the error format, logged once with its traceback
+    (log_response marks the response, so Django does not log it a second time)."""
+    set_rollback()
+    response = error_response([{"field": None, "message": str(INTERNAL_ERROR_MESSAGE)}], 500)
+    request = context.get("request")
+    path = request.path if request is not None else "?"
+    log_response(
+        "Internal Server Error: %s",
+        path,
+        response=response,
+        request=getattr(request, "_request", request),
+        exception=exc,
+    )
+    return response
+
+
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     """Every error of the API in the format of API.md "Errors": a service's refusal
     (ServiceError, its status from its problems' codes), DRF's and Django's validation errors,
-    404, 403, 401 and the 409s of a protected or stale object."""
+    404, 403, 401, the 409s of a protected or stale object, 413 for a body over the limit
+    (kpi_planner/limits.py) and 500 for anything unexpected (never Django's HTML page)."""
     if isinstance(exc, ServiceError):
         set_rollback()
         return error_response([p.as_dict() for p in exc.problems], exc.status)
+    if isinstance(exc, RequestDataTooBig):  # a body without (or with a false) Content-Length
+        return error_response([{"field": None, "message": body_too_large_message()}], 413)
+    if isinstance(exc, SuspiciousOperation):
+        exc = exceptions.ParseError()
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
         exc = exceptions.ValidationError(detail)
@@ -103,7 +128,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         exc = InUse()
     response = drf_exception_handler(exc, context)
     if response is None:
-        return None
+        return _unexpected(exc, context)
     if isinstance(exc, exceptions.ValidationError):
         response.data = {"errors": flatten_errors(exc.detail)}
     else:
@@ -114,18 +139,6 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         )
         response.data = {"errors": [{"field": None, "message": str(detail)}]}
     return response
-
-
-class TokenLoginView(ObtainAuthToken):
-    """POST {"username", "password"} → {"token"}."""
-
-    def post(self, request, *args, **kwargs) -> Response:
-        serializer = self.serializer_class(data=request.data, context={"request": request})
-        serializer.is_valid(raise_exception=True)
-        from rest_framework.authtoken.models import Token
-
-        token, _created = Token.objects.get_or_create(user=serializer.validated_data["user"])
-        return Response({"token": token.key}, status=status.HTTP_200_OK)
 
 
 class CodeCursorPagination(CursorPagination):

@@ -5,6 +5,7 @@ from django.db import connection
 from django.utils import timezone
 
 from engagements.models import Vendor
+from kpi_planner import idempotency
 
 
 @shared_task(name="kpi_planner.health_check")
@@ -15,3 +16,9 @@ def health_check() -> dict:
         "vendors": Vendor.objects.count(),
         "at": timezone.now().isoformat(),
     }
+
+
+@shared_task(name="kpi_planner.purge_idempotency_records")
+def purge_idempotency_records() -> int:
+    """Delete the answers kept for idempotency keys that have expired (beat, hourly)."""
+    return idempotency.purge_expired()

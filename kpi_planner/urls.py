@@ -1,12 +1,13 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 import engagements.api  # noqa: F401 - each app's api module registers its viewsets on the router
 import portal.api  # noqa: F401
-from kpi_planner import views
-from kpi_planner.api import TokenLoginView, router
+from engagements.token_api import TokenLoginView
+from kpi_planner import health, views
+from kpi_planner.api import router
 from kpitree import api as kpitree_api
 
 admin.site.site_header = "KPI Planner"
@@ -14,6 +15,7 @@ admin.site.site_title = "KPI Planner"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("healthz", health.healthz, name="healthz"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
@@ -30,6 +32,12 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/auth/token/", TokenLoginView.as_view(), name="api-token"),
     path("api/v1/actuals/bulk/", kpitree_api.actuals_bulk, name="actuals-bulk"),
+    path("api/v1/jobs/<uuid:job_id>/", kpitree_api.import_job_detail, name="import-job"),
+    path(
+        "api/v1/actuals/<str:tree_code>/<str:node_code>/<str:period>/",
+        kpitree_api.ActualDetailView.as_view(),
+        name="actual-by-key",
+    ),
     path(
         "api/v1/trees/<str:tree_code>/targets/",
         kpitree_api.TargetView.as_view(),
@@ -42,5 +50,11 @@ urlpatterns = [
     path("api/v1/engagements/<str:code>/scorecard/", include("scorecard.api_urls")),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    # The split view serves Swagger UI's start-up script as a file of its own (?script): the
+    # Content-Security-Policy allows no inline script.
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
 ]
+
+# Under /api/, a body found too large while it is read answers 413 and other 400s are JSON
+# (kpi_planner.limits); pages keep Django's error pages.
+handler400 = "kpi_planner.limits.bad_request"

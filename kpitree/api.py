@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -39,9 +41,10 @@ from kpi_planner.api import (
 )
 from kpi_planner.codes import CODE_URL_RE
 from kpi_planner.errors import Problem, ServiceError
+from kpi_planner.limits import check_row_count
 from kpi_planner.months import parse_month
 from kpitree import engine, node_sync, queries, services
-from kpitree.models import Actual, Grain, Node, Rationale, Target, Tree
+from kpitree.models import Actual, Grain, ImportJob, Node, Rationale, Target, Tree
 
 
 def month_parameter(name: str, **kwargs) -> OpenApiParameter:
@@ -217,14 +220,11 @@ class NodeViewSet(TreeScopedMixin, SyncMixin, viewsets.ModelViewSet):
         "nothing and 400 lists every bad row by `index`. Nodes not in the list are left as "
         "they are (nothing is deleted). Managers only.",
         request=NodeSerializer(many=True),
-        responses={
-            200: NODE_SYNC_RESULT,
-            400: ERRORS_SCHEMA,
-            403: ERRORS_SCHEMA,
-            404: ERRORS_SCHEMA,
-        },
+        # The error responses come from kpi_planner.schema (describe_errors).
+        responses={200: NODE_SYNC_RESULT},
     )
     def bulk_sync(self, request, tree_code: str) -> Response:
+        check_row_count(request.data)
         result = node_sync.nodes_sync(user=request.user, tree=self.tree(), rows=request.data)
         return Response(result)
 
@@ -333,6 +333,7 @@ class TargetView(TreeScopedMixin, APIView):
         tree = self.tree()
         if not can_manage(request.user):
             raise exceptions.PermissionDenied(_("Only managers may set targets."))
+        check_row_count(request.data)
         result = services.targets_record(
             user=request.user, tree=tree, rows=request.data, channel="api"
         )
@@ -410,6 +411,45 @@ class ActualViewSet(viewsets.ReadOnlyModelViewSet):
         since = parse_updated_since(self.request)
         return qs.filter(updated_at__gt=since) if since else qs
 
+    @extend_schema(
+        deprecated=True,
+        description="Deprecated alias addressing an actual by its database id: use "
+        "`actuals/{tree}/{node}/{period}/` (natural keys).",
+    )
+    def retrieve(self, request, *args, **kwargs) -> Response:
+        return super().retrieve(request, *args, **kwargs)
+
+
+@extend_schema(
+    parameters=[
+        TREE_CODE,
+        OpenApiParameter(
+            "node_code", str, OpenApiParameter.PATH, pattern=CODE_PATTERN, description="node code"
+        ),
+        OpenApiParameter(
+            "period", str, OpenApiParameter.PATH, pattern=MONTH_PATTERN, description="YYYY-MM"
+        ),
+    ]
+)
+class ActualDetailView(APIView):
+    """One actual, addressed by its natural key (tree, node, month). An actual the caller may
+    not see, or a path that names none (a malformed code or month), answers 404."""
+
+    @extend_schema(operation_id="v1_actuals_by_key", responses=ActualSerializer)
+    def get(self, request, tree_code: str, node_code: str, period: str) -> Response:
+        month = parse_month(period) if period == period.strip() else None
+        if month is None:
+            raise exceptions.NotFound()
+        actual = get_object_or_404(
+            Actual.objects.filter(node__in=nodes_for(request.user))
+            .with_status()
+            .select_related("node__tree", "updated_by"),
+            node__tree__code=code_or_404(tree_code),
+            node__code=code_or_404(node_code),
+            period=month,
+        )
+        return Response(ActualSerializer(actual).data)
+
 
 class ActualRowSerializer(serializers.Serializer):
     """Documents a row of actuals (services.actuals_record validates the rows)."""
@@ -421,8 +461,79 @@ class ActualRowSerializer(serializers.Serializer):
     comment = serializers.CharField(allow_blank=True, required=False)
 
 
+IMPORT_JOB_SCHEMA = inline_serializer(
+    "ImportJob",
+    {
+        "id": serializers.UUIDField(),
+        "status": serializers.ChoiceField(ImportJob.Status.values),
+        "rows": serializers.IntegerField(),
+        "created": serializers.IntegerField(allow_null=True, help_text="once done"),
+        "updated": serializers.IntegerField(allow_null=True, help_text="once done"),
+        "unchanged": serializers.IntegerField(allow_null=True, help_text="once done"),
+        "errors": inline_serializer(
+            "ImportJobError",
+            {
+                "field": serializers.CharField(allow_null=True),
+                "message": serializers.CharField(),
+                "index": serializers.IntegerField(required=False),
+            },
+            many=True,
+            help_text="once failed: every problem, as the synchronous call's 400 lists them",
+        ),
+        "error_status": serializers.IntegerField(
+            allow_null=True, help_text="once failed: the status the synchronous call answers"
+        ),
+        "created_at": serializers.DateTimeField(),
+        "started_at": serializers.DateTimeField(allow_null=True),
+        "finished_at": serializers.DateTimeField(allow_null=True),
+    },
+)
+
+
+def import_job_body(job: ImportJob) -> dict:
+    def when(value) -> str | None:
+        return value.isoformat() if value else None
+
+    return {
+        "id": str(job.pk),
+        "status": job.status,
+        "rows": job.rows,
+        "created": job.created,
+        "updated": job.updated,
+        "unchanged": job.unchanged,
+        "errors": job.errors,
+        "error_status": job.error_status,
+        "created_at": when(job.created_at),
+        "started_at": when(job.started_at),
+        "finished_at": when(job.finished_at),
+    }
+
+
+ASYNC_PARAMETER = OpenApiParameter(
+    "async",
+    str,
+    enum=["0", "1"],
+    description="1: run as a background job (202, as `Prefer: respond-async`); 0: answer "
+    "synchronously however many rows. Without it, more than API_ASYNC_ROWS rows (5,000) run "
+    "as a job.",
+)
+
+
+def _wants_async(request, rows) -> bool:
+    """A background job when asked (`?async=1`, `Prefer: respond-async`) or, unless refused
+    with `?async=0`, for more than API_ASYNC_ROWS rows."""
+    asked = request.query_params.get("async")
+    if asked in ("0", "false"):
+        return False
+    prefer = [p.strip().lower() for p in request.headers.get("Prefer", "").split(",")]
+    if asked in ("1", "true") or "respond-async" in prefer:
+        return True
+    return isinstance(rows, list) and len(rows) > settings.API_ASYNC_ROWS
+
+
 @extend_schema(
     request=ActualRowSerializer(many=True),
+    parameters=[ASYNC_PARAMETER],
     responses={
         200: inline_serializer(
             "ActualsBulkResult",
@@ -431,14 +542,45 @@ class ActualRowSerializer(serializers.Serializer):
                 "updated": serializers.IntegerField(),
                 "unchanged": serializers.IntegerField(),
             },
-        )
+        ),
+        202: IMPORT_JOB_SCHEMA,
     },
 )
 @api_view(["POST"])
 def actuals_bulk(request) -> Response:
-    """Upsert actuals by (tree, node, period): all rows or none, every bad row listed by index."""
-    result = services.actuals_record(user=request.user, rows=request.data, channel="api")
-    return Response(result.as_dict())
+    """Upsert actuals by (tree, node, period): all rows or none, every bad row listed by index.
+    At most API_MAX_ROWS rows (413). A large payload, or one sent with `?async=1` or
+    `Prefer: respond-async`, runs as a background job: 202 with `Location: /api/v1/jobs/{id}/`."""
+    rows = request.data
+    check_row_count(rows)
+    if not _wants_async(request, rows):
+        result = services.actuals_record(user=request.user, rows=rows, channel="api")
+        return Response(result.as_dict())
+    job = services.import_job_submit(user=request.user, rows=rows, channel="api")
+    response = Response(import_job_body(job), status=202)
+    response["Location"] = reverse("import-job", args=[job.pk])
+    if "respond-async" in request.headers.get("Prefer", "").lower():
+        response["Preference-Applied"] = "respond-async"
+    return response
+
+
+def _visible_jobs(user) -> QuerySet[ImportJob]:
+    # A job is its sender's; managers see every job. (A rule for kpi_planner.access, which this
+    # change could not edit: move it there.)
+    jobs = ImportJob.objects.all()
+    return jobs if can_manage(user) else jobs.filter(created_by_id=user.pk)
+
+
+@extend_schema(
+    parameters=[OpenApiParameter("job_id", str, OpenApiParameter.PATH, description="job id")],
+    responses={200: IMPORT_JOB_SCHEMA},
+)
+@api_view(["GET"])
+def import_job_detail(request, job_id) -> Response:
+    """A background actuals import: its status, then its counts or every problem found. Only
+    its sender and managers see it (404 for everyone else)."""
+    job = get_object_or_404(_visible_jobs(request.user), pk=job_id)
+    return Response(import_job_body(job))
 
 
 ROLLUP_SCHEMA = inline_serializer(

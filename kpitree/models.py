@@ -4,6 +4,8 @@ targets and actuals, an audit of every change to them, and the materialised roll
 from __future__ import annotations
 
 import datetime as dt
+import json
+import uuid
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -425,6 +427,62 @@ class RollupChange(models.Model):
 
     def __str__(self) -> str:
         return f"change {self.tree_id}/{self.node_id or '*'}"
+
+
+class ImportJob(models.Model):
+    """An actuals bulk write run in the background (API "Actuals bulk write": a large payload,
+    or `?async=1`, answers 202 and `/api/v1/jobs/{id}/`). A worker claims it (queued → running,
+    a conditional update), runs `services.actuals_record` with the sender's rights and the same
+    audit, and records the result: the counts, or the problems in the API's error format with
+    the status the synchronous call would have answered. The rows are dropped once it has run
+    (the value audit keeps every change). Addressed by a random UUID."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.API)
+    # The sender's language, for the messages of the problems found.
+    language = models.CharField(max_length=8, blank=True)
+    # JSON text, not a JSONField: PostgreSQL's jsonb refuses the NUL character (\u0000) that a
+    # bad row may hold, which the service must see to report it.
+    payload_json = models.TextField(blank=True, editable=False)
+    rows = models.PositiveIntegerField()
+    created = models.PositiveIntegerField(null=True)
+    updated = models.PositiveIntegerField(null=True)
+    unchanged = models.PositiveIntegerField(null=True)
+    errors_json = models.TextField(default="[]", editable=False)  # JSON text, as payload_json
+    error_status = models.PositiveSmallIntegerField(null=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    # When its task was last sent to the broker (the sweep sends a lost one again).
+    sent_at = models.DateTimeField(null=True)
+    started_at = models.DateTimeField(null=True)
+    finished_at = models.DateTimeField(null=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "sent_at"])]
+        verbose_name = _("import job")
+        verbose_name_plural = _("import jobs")
+
+    def __str__(self) -> str:
+        return f"import {self.pk} ({self.status}, {self.rows} rows)"
+
+    @property
+    def payload(self) -> list:
+        return json.loads(self.payload_json) if self.payload_json else []
+
+    @property
+    def errors(self) -> list[dict]:
+        """The problems of a failed job, in the API's error format."""
+        return json.loads(self.errors_json or "[]")
 
 
 # The template catalogue's models live in kpitree/catalogue.py; importing them here registers

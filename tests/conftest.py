@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from django.utils import translation
 
 from engagements.models import Engagement, Role, User, Vendor
@@ -28,6 +29,13 @@ def _celery_eager(request: pytest.FixtureRequest) -> None:
 
     app.conf.task_always_eager = True
     app.conf.task_eager_propagates = True
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache() -> None:
+    # The API's throttles count in the cache (a local-memory one in tests): each test starts
+    # with no request counted.
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,8 @@ of the tree. One module per sub-domain (as zulip's `zerver/actions/`):
 - `common`: what every write shares (the result, the error, parsing what was sent);
 - `values`: actuals and targets;
 - `nodes`: save, move, archive/delete, restore a node;
-- `trees`: create, change, delete or archive, copy, apply a template, restore a tree.
+- `trees`: create, change, delete or archive, copy, apply a template, restore a tree;
+- `jobs`: actuals bulk writes run in the background (ImportJob).
 """
 
 from kpi_planner.months import parse_month as parse_period
@@ -20,6 +21,7 @@ from kpitree.services.common import (
     nul_message,
     parse_number,
 )
+from kpitree.services.jobs import import_job_run, import_job_submit, import_jobs_resend
 from kpitree.services.nodes import (
     NODE_FIELDS,
     TEXT_ONLY_FIELDS,
@@ -53,6 +55,9 @@ __all__ = [
     "actuals_record",
     "delete_refusal",
     "has_nul",
+    "import_job_run",
+    "import_job_submit",
+    "import_jobs_resend",
     "mark_stale",
     "node_delete",
     "node_move",

@@ -63,8 +63,7 @@ def actuals_record(*, user, rows: Sequence[Mapping], channel: str) -> RecordResu
     input, a malformed period or one outside the tree, a non-numeric or non-finite value, a node
     the user may not write, and a month locked by an approved submission.
     """
-    if role_of(user) not in (Role.MANAGER, Role.VENDOR):
-        raise RecordError([_error(0, None, _("Your role cannot enter actuals."), "forbidden")])
+    check_actuals_role(user)
     rows = _as_rows(rows)
     trees = {t.code: t for t in trees_for(user).filter(code__in={_s(r.get("tree")) for r in rows})}
     batch = _ActualsBatch(
@@ -91,6 +90,12 @@ def actuals_record(*, user, rows: Sequence[Mapping], channel: str) -> RecordResu
                 sender=Actual, months=engagement_months, user=user, channel=channel
             )
         return result
+
+
+def check_actuals_role(user) -> None:
+    """Only managers and vendors enter actuals (403 for the others)."""
+    if role_of(user) not in (Role.MANAGER, Role.VENDOR):
+        raise RecordError([_error(0, None, _("Your role cannot enter actuals."), "forbidden")])
 
 
 def _last_writable_month(channel: str) -> dt.date:

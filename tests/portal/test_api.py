@@ -5,10 +5,10 @@ step out of order and for any write to an approved month."""
 from __future__ import annotations
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from engagements.models import Submission, SubmissionEvent
+from engagements.services import token_create
 from kpitree.models import Actual
 from kpitree.services import actuals_record
 from tests.portal.helpers import month_rows
@@ -19,7 +19,7 @@ BASE = "/api/v1/engagements/CALL-1/submissions/"
 def api(user) -> APIClient:
     client = APIClient()
     client.default_format = "json"
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token_create(user=user)[1]}")
     return client
 
 

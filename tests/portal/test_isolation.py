@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 from django.urls import URLPattern
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from engagements.models import ImprovementProposal, Notification
+from engagements.services import token_create
 from kpitree.services import actuals_record
 from portal import services
 from portal import urls as portal_urls
@@ -87,7 +87,7 @@ def test_it_answers_404_for_the_same_kpi_code_in_the_own_history_filter(client, 
 
 def test_it_answers_404_on_every_api_endpoint_of_another_vendor(vendor_user, theirs):
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=vendor_user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token_create(user=vendor_user)[1]}")
     base = "/api/v1/engagements/ADS-1/submissions/"
     assert client.get(base).status_code == 404
     assert client.get(base + "2026-10/").status_code == 404
