@@ -42,6 +42,7 @@ from rest_framework import exceptions, parsers
 from rest_framework.response import Response
 from rest_framework.utils.json import strict_constant
 
+from kpi_planner import numbers
 from kpi_planner.errors import Problem
 
 API_PREFIX = "/api/"
@@ -171,7 +172,7 @@ def check_row_count(rows: Any) -> None:
                 "A call may send at most %(limit)s rows; this one has %(count)s. "
                 "Send them in several calls."
             )
-            % {"limit": f"{limit:,}", "count": f"{len(rows):,}"}
+            % {"limit": numbers.number(limit), "count": numbers.number(len(rows))}
         )
 
 
