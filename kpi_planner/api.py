@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import datetime
 import hashlib
+import math
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
@@ -21,6 +22,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.log import log_response
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import exceptions, serializers
@@ -131,6 +133,8 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         return _unexpected(exc, context)
     if isinstance(exc, exceptions.ValidationError):
         response.data = {"errors": flatten_errors(exc.detail)}
+    elif isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+        response.data = {"errors": [{"field": None, "message": _throttled_message(exc)}]}
     else:
         detail = (
             response.data.get("detail", response.data)
@@ -139,6 +143,20 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         )
         response.data = {"errors": [{"field": None, "message": str(detail)}]}
     return response
+
+
+def _throttled_message(exc: exceptions.Throttled) -> str:
+    """The throttle's reason and when to come back, both translated: DRF appends "Expected
+    available in N seconds.", which its Japanese catalogue lacks."""
+    wait = int(exc.wait or 0)
+    drf_suffix = ngettext(exc.extra_detail_singular, exc.extra_detail_plural, wait)
+    reason = str(exc.detail).removesuffix(" " + drf_suffix.format(wait=wait))
+    seconds = max(1, math.ceil(wait))
+    return ngettext(
+        "%(reason)s Try again in %(seconds)d second.",
+        "%(reason)s Try again in %(seconds)d seconds.",
+        seconds,
+    ) % {"reason": reason, "seconds": seconds}
 
 
 class CodeCursorPagination(CursorPagination):
