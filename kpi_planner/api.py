@@ -133,7 +133,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         return _unexpected(exc, context)
     if isinstance(exc, exceptions.ValidationError):
         response.data = {"errors": flatten_errors(exc.detail)}
-    elif isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+    elif isinstance(exc, exceptions.Throttled) and getattr(exc, "wait", None) is not None:
         response.data = {"errors": [{"field": None, "message": _throttled_message(exc)}]}
     else:
         detail = (
@@ -148,7 +148,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
 def _throttled_message(exc: exceptions.Throttled) -> str:
     """The throttle's reason and when to come back, both translated: DRF appends "Expected
     available in N seconds.", which its Japanese catalogue lacks."""
-    wait = int(exc.wait or 0)
+    wait = int(getattr(exc, "wait", 0) or 0)  # set by DRF's __init__ (not in its stubs)
     drf_suffix = ngettext(exc.extra_detail_singular, exc.extra_detail_plural, wait)
     reason = str(exc.detail).removesuffix(" " + drf_suffix.format(wait=wait))
     seconds = max(1, math.ceil(wait))
