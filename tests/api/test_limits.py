@@ -36,9 +36,8 @@ def post_raw(api, body: bytes, url: str = URL, **extra):
 
 
 EN = {"HTTP_ACCEPT_LANGUAGE": "en"}
-TOO_LARGE = (
-    "The request body is larger than the API accepts (%s MB); send the rows in several calls."
-)
+# The token user's saved language (Japanese) comes before Accept-Language.
+TOO_LARGE = "リクエスト本文がAPIの上限（%s MB）を超えています。行を複数回に分けて送信してください。"
 
 
 # -- body size -----------------------------------------------------------------------------------
@@ -104,7 +103,7 @@ def test_more_rows_than_the_limit_answers_413_and_writes_nothing(mgr_api, rev_tr
     r = mgr_api.post(URL, revenue_rows(), **EN)
     assert r.status_code == 413
     assert message_of(r) == (
-        "A call may send at most 2 rows; this one has 3. Send them in several calls."
+        "1回の呼び出しで送れるのは2行までです（この呼び出しは3行）。複数回に分けて送信してください。"
     )
     assert nothing_written()
 
@@ -138,7 +137,7 @@ def test_json_nested_too_deep_answers_400_and_writes_nothing(mgr_api, rev_tree, 
         r = post_raw(mgr_api, body, **EN)
     assert r.status_code == 400
     assert r["Content-Type"] == "application/json"
-    assert message_of(r) == "The JSON body nests more than 32 levels deep."
+    assert message_of(r) == "JSON本文の入れ子が32段を超えています。"
     assert [rec for rec in caplog.records if rec.levelno >= logging.ERROR] == []
     assert nothing_written()
 
@@ -191,8 +190,7 @@ def test_an_exception_in_a_view_answers_500_json_logged_once(
     assert r.status_code == 500
     assert r["Content-Type"] == "application/json"
     assert message_of(r) == (
-        "Internal error: it has been logged. Try again later; if it persists, tell the "
-        "administrators."
+        "内部エラーが発生しました（記録済みです）。時間をおいて再試行し、続く場合は管理者に連絡してください。"
     )
     errors = [rec for rec in caplog.records if rec.levelno >= logging.ERROR]
     assert len(errors) == 1
