@@ -136,7 +136,7 @@ def test_a_bad_cell_is_explained_next_to_it_and_nothing_is_saved(page, live_serv
     page.wait_for_load_state("networkidle")
     assert (
         page.locator("tbody[data-node='calls'] .cell-error").inner_text()
-        == "値には数値を入力してください。"
+        == "「たくさん」は数値ではありません。"
     )
     assert value_input(page, "calls").input_value() == "たくさん"
     page.goto(f"{live_server.url}{demo}")
