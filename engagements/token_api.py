@@ -22,7 +22,7 @@ from rest_framework.views import APIView
 from engagements import services
 from engagements.auth import SignInIPThrottle, SignInUsernameThrottle, cool_off_seconds
 from engagements.models import ApiToken, TokenRevocation, User
-from kpi_planner.access import can_manage
+from kpi_planner.access import api_tokens_for, can_manage, may_see_tokens_of
 from kpi_planner.api import CodeCursorPagination, router
 from kpi_planner.schema import error_statuses
 
@@ -168,17 +168,17 @@ class ApiTokenViewSet(
         user = cast(User, self.request.user)  # IsAuthenticated
         if not username or username == user.username:
             return user
-        if not can_manage(user):
-            raise exceptions.PermissionDenied(_("Only managers see other users' tokens."))
         owner = None if "\x00" in username else User.objects.filter(username=username).first()
-        if owner is None:
+        if owner is None and can_manage(user):
             raise Http404
+        if owner is None or not may_see_tokens_of(user, owner):
+            raise exceptions.PermissionDenied(_("Only managers see other users' tokens."))
         return owner
 
     def get_queryset(self) -> QuerySet[ApiToken]:
         if getattr(self, "swagger_fake_view", False):  # the schema, built without a caller
             return ApiToken.objects.none()
-        return ApiToken.objects.filter(user=self.owner()).select_related("user", "revoked_by")
+        return api_tokens_for(self.request.user, self.owner()).select_related("user", "revoked_by")
 
     def get_object(self) -> ApiToken:
         value = self.kwargs["token"]

@@ -27,8 +27,15 @@ from kpi_planner.roles import Role
 if TYPE_CHECKING:
     from django.http import HttpRequest
 
-    from engagements.models import Engagement, ImprovementProposal, Notification, User, Vendor
-    from kpitree.models import Node, Tree
+    from engagements.models import (
+        ApiToken,
+        Engagement,
+        ImprovementProposal,
+        Notification,
+        User,
+        Vendor,
+    )
+    from kpitree.models import ImportJob, Node, Tree
 
     AnyUser = User | AnonymousUser
 
@@ -199,6 +206,32 @@ def notifications_for(user: AnyUser) -> QuerySet[Notification]:
     if role_of(user) is None:
         return notifications.none()
     return notifications.filter(recipient=user)
+
+
+def api_tokens_for(user: AnyUser, owner: User | None = None) -> QuerySet[ApiToken]:
+    """API tokens: a user sees (and revokes) their own, a manager anyone's. With `owner`, only
+    that user's tokens, which is none when the viewer may not see them."""
+    tokens = _model("engagements.ApiToken").objects
+    if role_of(user) is None:
+        return tokens.none()
+    if owner is not None and owner.pk != user.pk and not is_manager(user):
+        return tokens.none()
+    visible = tokens.all() if is_manager(user) else tokens.filter(user_id=user.pk)
+    return visible if owner is None else visible.filter(user_id=owner.pk)
+
+
+def may_see_tokens_of(user: AnyUser, owner: User) -> bool:
+    """Whether `user` may list `owner`'s tokens (the API answers 403 rather than an empty list,
+    so a caller knows it asked for something it may not see)."""
+    return role_of(user) is not None and (owner.pk == user.pk or is_manager(user))
+
+
+def import_jobs_for(user: AnyUser) -> QuerySet[ImportJob]:
+    """Background imports: a job is its sender's; managers see every job."""
+    jobs = _model("kpitree.ImportJob").objects
+    if role_of(user) is None:
+        return jobs.none()
+    return jobs.all() if is_manager(user) else jobs.filter(created_by_id=user.pk)
 
 
 # -- looking up what a user typed (access audit) ----------------------------------------------------

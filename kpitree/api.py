@@ -20,7 +20,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from engagements.models import Engagement
-from kpi_planner.access import can_manage, engagements_for, nodes_for, trees_for
+from kpi_planner.access import (
+    can_manage,
+    engagements_for,
+    import_jobs_for,
+    nodes_for,
+    trees_for,
+)
 from kpi_planner.api import (
     CODE_PATTERN,
     MONTH_PATTERN,
@@ -564,13 +570,6 @@ def actuals_bulk(request) -> Response:
     return response
 
 
-def _visible_jobs(user) -> QuerySet[ImportJob]:
-    # A job is its sender's; managers see every job. (A rule for kpi_planner.access, which this
-    # change could not edit: move it there.)
-    jobs = ImportJob.objects.all()
-    return jobs if can_manage(user) else jobs.filter(created_by_id=user.pk)
-
-
 @extend_schema(
     parameters=[OpenApiParameter("job_id", str, OpenApiParameter.PATH, description="job id")],
     responses={200: IMPORT_JOB_SCHEMA},
@@ -579,7 +578,7 @@ def _visible_jobs(user) -> QuerySet[ImportJob]:
 def import_job_detail(request, job_id) -> Response:
     """A background actuals import: its status, then its counts or every problem found. Only
     its sender and managers see it (404 for everyone else)."""
-    job = get_object_or_404(_visible_jobs(request.user), pk=job_id)
+    job = get_object_or_404(import_jobs_for(request.user), pk=job_id)
     return Response(import_job_body(job))
 
 
