@@ -582,7 +582,7 @@ def profile_page(path: str, username: str) -> None:
         print(f"    {n:>4} × {shape}")
     buffer = io.StringIO()
     stats = pstats.Stats(profiler, stream=buffer)
-    stats.sort_stats("cumulative").print_stats(r"/work/main/(?!\.venv)", 25)
+    stats.sort_stats("cumulative").print_stats(rf"{re.escape(str(ROOT))}/(?!\.venv)", 25)
     print("  cumulative time, the project's functions:")
     for line in buffer.getvalue().splitlines():
         if re.match(r"\s*\d", line):
