@@ -103,31 +103,37 @@ def score_table(
         return pd.DataFrame(
             columns=[*score_cols, *count_cols, *scored_cols, "overall"], index=index, dtype=float
         )
-    frame = kpis.loc[
-        kpis["perspective"].isin(PERSPECTIVES),
-        [*keys, "perspective", "weight", "achievement", "cap"],
-    ].copy()
-    frame["score"] = kpi_scores(frame["achievement"], frame["cap"]).to_numpy()
-    frame["weight"] = frame["weight"].astype(float)
-    has = frame["score"].notna()
-    frame["ws"] = np.where(has, frame["score"] * frame["weight"], 0.0)
-    frame["w"] = np.where(has, frame["weight"], 0.0)
-    frame["scored"] = has.astype(int)
-    grouped = frame.groupby([*keys, "perspective"], sort=False)
-    agg = grouped.agg(
-        ws=("ws", "sum"), w=("w", "sum"), n=("score", "size"), scored=("scored", "sum")
+    frame = kpis.loc[kpis["perspective"].isin(PERSPECTIVES)]
+    # One group per distinct key (factorised once) × perspective, summed with numpy's bincount:
+    # a pandas groupby + unstack cost most of an overview request (bench/bench_load.py).
+    index = (
+        pd.MultiIndex.from_frame(frame[keys])
+        if len(keys) > 1
+        else pd.Index(frame[keys[0]], name=keys[0])
     )
-    agg["score"] = np.where(
-        (agg["scored"] > 0) & (agg["w"] > 0), agg["ws"] / agg["w"].where(agg["w"] > 0), np.nan
-    )
-    # One row per group, one column per perspective (a perspective no group has is added).
-    wide = agg[["score", "n", "scored"]].unstack("perspective")  # noqa: PD010
-    out = pd.DataFrame(index=wide.index)
-    for p in PERSPECTIVES:
-        out[p] = wide["score"].get(p, np.nan)
-        out[f"{p}_kpis"] = wide["n"].get(p, 0)
-        out[f"{p}_scored"] = wide["scored"].get(p, 0)
-    out[count_cols + scored_cols] = out[count_cols + scored_cols].fillna(0).astype(int)
+    groups, uniques = index.factorize()
+    cells = groups * len(PERSPECTIVES) + pd.Index(PERSPECTIVES).get_indexer(frame["perspective"])
+    shape = (len(uniques), len(PERSPECTIVES))
+    score = kpi_scores(frame["achievement"], frame["cap"]).to_numpy()
+    weight = frame["weight"].to_numpy(dtype=float)
+    has = ~np.isnan(score)
+
+    def total(values: np.ndarray) -> np.ndarray:
+        return np.bincount(cells, weights=values, minlength=shape[0] * shape[1]).reshape(shape)
+
+    ws = total(np.where(has, score * weight, 0.0))
+    w = total(np.where(has, weight, 0.0))
+    n = total(np.ones(len(frame))).astype(int)
+    scored = total(has.astype(float)).astype(int)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scores = np.where((scored > 0) & (w > 0), ws / w, np.nan)
+    uniques.names = keys
+    out = pd.DataFrame(index=uniques)
+    for i, p in enumerate(PERSPECTIVES):
+        out[p] = scores[:, i]
+        out[f"{p}_kpis"] = n[:, i]
+        out[f"{p}_scored"] = scored[:, i]
+    out = out.sort_index()
     out["overall"] = overall_scores(out[score_cols], weights, key=keys[0])
     return out
 

@@ -123,6 +123,39 @@ def test_the_frame_scoring_agrees_with_the_scorecard() -> None:
             ] == pytest.approx(ps.score)
 
 
+def test_the_frame_scoring_counts_each_group_and_perspective_exactly() -> None:
+    rows = [
+        row("a1", "financial", 150.0, weight=2, engagement_id=2, period="2026-05"),
+        row("a2", "financial", 80.0, weight=1, engagement_id=2, period="2026-05"),
+        row("a3", "customer", None, engagement_id=2, period="2026-05"),
+        row("b1", "process", 100.0, engagement_id=1, period="2026-06"),
+        row("b2", "", 100.0, engagement_id=1, period="2026-06"),  # unscored: left out
+        row("b3", "learning", 90.0, weight=0, engagement_id=1, period="2026-06"),
+    ]
+    table = score_table(pd.DataFrame(rows), ["engagement_id", "period"])
+    assert list(table.index) == [(1, "2026-06"), (2, "2026-05")]  # sorted by the keys
+    first, second = table.loc[(1, "2026-06")], table.loc[(2, "2026-05")]
+    # (min(150, cap 120) × 2 + 80 × 1) ÷ 3 = 106.67; the customer KPI counts but is not scored.
+    assert second["financial"] == pytest.approx(320 / 3)
+    assert (second["financial_kpis"], second["customer_kpis"], second["customer_scored"]) == (
+        2,
+        1,
+        0,
+    )
+    assert math.isnan(second["customer"])
+    assert second["overall"] == pytest.approx(320 / 3)
+    # A KPI of weight 0 is counted and scored but weighs nothing: no learning score.
+    assert (first["process"], first["learning_kpis"], first["learning_scored"]) == (100.0, 1, 1)
+    assert math.isnan(first["learning"])
+    assert first["overall"] == 100.0
+
+
+def test_the_frame_scoring_of_kpis_without_a_perspective_is_empty() -> None:
+    table = score_table(pd.DataFrame([row("x", "", 100.0, engagement_id=1)]), ["engagement_id"])
+    assert table.empty
+    assert "overall" in table.columns
+
+
 def test_it_puts_off_track_kpis_first() -> None:
     card = build_scorecard(
         [
