@@ -41,6 +41,13 @@ class User(AbstractUser):
     language = models.CharField(
         _("language"), max_length=8, choices=Language.choices, default=Language.JA
     )
+    # Alerts and action reminders gathered into one e-mail a day instead of one mail each
+    # (pdca.alerts); in-app notices are shown at once either way.
+    alert_digest = models.BooleanField(
+        _("daily digest of alerts"),
+        default=False,
+        help_text=_("One e-mail a day with every alert, instead of one e-mail per alert."),
+    )
     # For API sync (?updated_since=); logins save only last_login, so they do not bump it.
     updated_at = models.DateTimeField(auto_now=True, null=True, db_index=True)
 

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "kpitree",
     "scorecard",
     "portal",
+    "pdca",
 ]
 
 MIDDLEWARE = [

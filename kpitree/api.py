@@ -50,7 +50,7 @@ from kpi_planner.errors import Problem, ServiceError
 from kpi_planner.limits import check_row_count
 from kpi_planner.months import parse_month
 from kpitree import engine, node_sync, queries, services
-from kpitree.models import Actual, Grain, ImportJob, Node, Rationale, Target, Tree
+from kpitree.models import Actual, Channel, Grain, ImportJob, Node, Rationale, Target, Tree
 
 
 def month_parameter(name: str, **kwargs) -> OpenApiParameter:
@@ -257,7 +257,10 @@ class NodeViewSet(TreeScopedMixin, SyncMixin, viewsets.ModelViewSet):
 
     def perform_update(self, serializer) -> None:
         serializer.instance = self._saved = services.node_update(
-            user=self.request.user, node=serializer.instance, data=serializer.validated_data
+            user=self.request.user,
+            node=serializer.instance,
+            data=serializer.validated_data,
+            channel=Channel.API,
         )
 
     def perform_destroy(self, instance: Node) -> None:

@@ -218,6 +218,10 @@ class Node(models.Model):
         help_text=_("Catalogue code of the KPI this node was made from; lets vendors be compared."),
     )
     position = models.PositiveIntegerField(default=0)
+    # The day of the last review meeting that covered this KPI (pdca.services records it through
+    # kpitree.services.nodes_mark_reviewed); the lint's `review-overdue` counts from it, or from
+    # the node's creation when it was never reviewed.
+    reviewed_on = models.DateField(_("last reviewed on"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
     # A node with actuals, targets or audit history is archived, never deleted: it leaves the
@@ -366,6 +370,84 @@ class ValueAudit(models.Model):
         return (
             f"{self.kind} {self.node_id} {self.period:%Y-%m}: {self.old_value} → {self.new_value}"
         )
+
+
+class NodeVersion(models.Model):
+    """The definition of a KPI as it was before a change of it: one row per change of the fields
+    in DEFINITION_FIELDS, written by kpitree.services.node_update with the reason given (a review
+    decision names itself in it). Never updated, never deleted: a KPI's history lists them."""
+
+    DEFINITION_FIELDS = (
+        "name",
+        "definition",
+        "unit",
+        "direction",
+        "formula",
+        "owner",
+        "perspective",
+        "result_type",
+        "benchmark",
+        "benchmark_source",
+        "review_cadence",
+        "source",
+    )
+
+    node = models.ForeignKey(Node, on_delete=models.PROTECT, related_name="versions")
+    # The fields of DEFINITION_FIELDS before the change (`before`) and after it (`after`).
+    before = models.JSONField()
+    after = models.JSONField()
+    reason = models.TextField(_("reason"), blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField()
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["node", "at"])]
+        verbose_name = _("KPI definition version")
+        verbose_name_plural = _("KPI definition versions")
+
+    def __str__(self) -> str:
+        return f"{self.node_id} {self.at:%Y-%m-%d %H:%M}"
+
+
+class LintAcknowledgement(models.Model):
+    """A manager's "we know, and here is why" on one design-lint finding: the finding stops
+    counting as open (the editor shows it greyed, with the reason). Withdrawn, never deleted:
+    withdrawing makes the finding nag again and keeps the record."""
+
+    tree = models.ForeignKey(Tree, on_delete=models.CASCADE, related_name="lint_acknowledgements")
+    rule = models.CharField(_("rule"), max_length=64)
+    # What the finding is about, as the lint reports it: a node code, else "" (the tree or an
+    # engagement; `subject` then holds the engagement code for engagement findings).
+    node_code = models.CharField(max_length=64, blank=True)
+    subject = models.CharField(max_length=64, blank=True)
+    reason = models.TextField(_("reason"))
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField()
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tree", "rule", "node_code", "subject"],
+                condition=models.Q(withdrawn_at__isnull=True),
+                name="lint_ack_one_live_per_finding",
+            )
+        ]
+        verbose_name = _("lint acknowledgement")
+        verbose_name_plural = _("lint acknowledgements")
+
+    def __str__(self) -> str:
+        return f"{self.rule} {self.node_code or self.subject}"
 
 
 class Grain(models.TextChoices):

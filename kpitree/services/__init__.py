@@ -32,6 +32,7 @@ from kpitree.services.nodes import (
     node_restore,
     node_save,
     node_update,
+    nodes_mark_reviewed,
     subtree_ids,
 )
 from kpitree.services.trees import (
@@ -65,6 +66,7 @@ __all__ = [
     "node_restore",
     "node_save",
     "node_update",
+    "nodes_mark_reviewed",
     "nul_message",
     "parse_number",
     "parse_period",

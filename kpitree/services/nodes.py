@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Collection, Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -17,7 +19,9 @@ from kpi_planner.tombstones import write_change_tombstones, write_tombstones
 from kpitree.formula import formula_names
 from kpitree.models import (
     Actual,
+    Channel,
     Node,
+    NodeVersion,
     RollupRule,
     Target,
     Tree,
@@ -64,8 +68,16 @@ TEXT_ONLY_FIELDS = frozenset(
 
 
 @transaction.atomic
-def node_save(*, user, node: Node, data: Mapping[str, Any]) -> Node:
-    """Create (node.pk is None) or change a node, validating the tree's rules; then recompute."""
+def node_save(
+    *,
+    user,
+    node: Node,
+    data: Mapping[str, Any],
+    reason: str = "",
+    channel: str = Channel.WEB,
+) -> Node:
+    """Create (node.pk is None) or change a node, validating the tree's rules; then recompute.
+    A change of its definition (NodeVersion.DEFINITION_FIELDS) keeps the old one, with `reason`."""
     if not can_manage(user):
         raise ValidationError(_("Only managers may change KPI trees."))
     old = Node.objects.filter(pk=node.pk).values("code", "parent_id").first() if node.pk else None
@@ -79,6 +91,7 @@ def node_save(*, user, node: Node, data: Mapping[str, Any]) -> Node:
         raise ValidationError(nul)
     is_new = node.pk is None
     before = {name: getattr(node, name) for name in data if name not in TEXT_ONLY_FIELDS}
+    definition_before = _definition(node)
     for name, value in data.items():
         setattr(node, name, value)
     errors: dict[str, list[str]] = {}
@@ -113,9 +126,37 @@ def node_save(*, user, node: Node, data: Mapping[str, Any]) -> Node:
     if errors:
         raise ValidationError(errors)
     node.save()
+    definition_after = _definition(node)
+    if not is_new and definition_after != definition_before:
+        changed_fields = [
+            k for k in definition_after if definition_after[k] != definition_before[k]
+        ]
+        NodeVersion.objects.create(
+            node=node,
+            before={k: definition_before[k] for k in changed_fields},
+            after={k: definition_after[k] for k in changed_fields},
+            reason=reason,
+            user=user,
+            at=timezone.now(),
+            channel=channel,
+        )
     if is_new or any(getattr(node, name) != value for name, value in before.items()):
         mark_stale([node.tree_id])
     return node
+
+
+def _definition(node: Node) -> dict[str, Any]:
+    return {name: getattr(node, name) for name in NodeVersion.DEFINITION_FIELDS}
+
+
+def nodes_mark_reviewed(*, node_ids: Collection[int], on: dt.date) -> int:
+    """Record that a review meeting held `on` covered these KPIs (the lint's `review-overdue`
+    counts from it); an earlier date never replaces a later one. Returns the nodes changed."""
+    return (
+        Node.objects.filter(pk__in=list(node_ids))
+        .filter(Q(reviewed_on__isnull=True) | Q(reviewed_on__lt=on))
+        .update(reviewed_on=on)
+    )
 
 
 def stored_node_rule_errors(
@@ -308,7 +349,14 @@ def node_remove(*, user, node: Node) -> dict[str, int]:
 
 
 @transaction.atomic
-def node_update(*, user, node: Node, data: Mapping[str, Any]) -> Node:
+def node_update(
+    *,
+    user,
+    node: Node,
+    data: Mapping[str, Any],
+    reason: str = "",
+    channel: str = Channel.WEB,
+) -> Node:
     """node_save of an existing node plus what the API's PATCH records: a new code leaves a
     tombstone under the old one (for the vendor that owned it too), and a vendor that no longer
     owns the node (its engagement changed) gets one."""
@@ -322,7 +370,7 @@ def node_update(*, user, node: Node, data: Mapping[str, Any]) -> Node:
 
     old_code, old_engagement = Node.objects.values_list("code", "engagement_id").get(pk=node.pk)
     old_vendor_ids = vendor_ids(old_engagement)
-    node = node_save(user=user, node=node, data=data)
+    node = node_save(user=user, node=node, data=data, reason=reason, channel=channel)
     write_change_tombstones(
         "node",
         node.tree.code,
