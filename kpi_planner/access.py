@@ -36,6 +36,7 @@ if TYPE_CHECKING:
         Vendor,
     )
     from kpitree.models import ImportJob, Node, Tree
+    from pdca.models import Action, Alert, Review
 
     AnyUser = User | AnonymousUser
 
@@ -232,6 +233,35 @@ def import_jobs_for(user: AnyUser) -> QuerySet[ImportJob]:
     if role_of(user) is None:
         return jobs.none()
     return jobs.all() if is_manager(user) else jobs.filter(created_by_id=user.pk)
+
+
+# -- the PDCA loop (issue 13) -----------------------------------------------------------------------
+
+
+def reviews_for(user: AnyUser) -> QuerySet[Review]:
+    """Review meetings of the engagements the user sees (a vendor reads its own engagements')."""
+    return _model("pdca.Review").objects.filter(engagement__in=engagements_for(user))
+
+
+def can_hold_review(user: AnyUser) -> bool:
+    """May record a review, its findings and decisions, and apply them: managers."""
+    return is_manager(user)
+
+
+def actions_for(user: AnyUser) -> QuerySet[Action]:
+    """Tracked actions of the engagements the user sees."""
+    return _model("pdca.Action").objects.filter(engagement__in=engagements_for(user))
+
+
+def can_act_on(user: AnyUser, engagement: Engagement) -> bool:
+    """May open a corrective action on an engagement's KPI, change it and close it: managers and
+    the users of the engagement's vendor (the same people who report its actuals)."""
+    return can_report(user, engagement)
+
+
+def alerts_for(user: AnyUser) -> QuerySet[Alert]:
+    """Alerts on the KPIs the user sees."""
+    return _model("pdca.Alert").objects.filter(node__in=nodes_for(user))
 
 
 # -- looking up what a user typed (access audit) ----------------------------------------------------

@@ -29,6 +29,7 @@ urlpatterns = [
     path("portal/", include("portal.urls")),
     path("trees/", include("kpitree.urls")),
     path("scorecards/", include("scorecard.urls")),
+    path("pdca/", include("pdca.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/auth/token/", TokenLoginView.as_view(), name="api-token"),
     path("api/v1/actuals/bulk/", kpitree_api.actuals_bulk, name="actuals-bulk"),

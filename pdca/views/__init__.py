@@ -1,0 +1,1 @@
+"""The PDCA pages: one module per page family (reviews, actions)."""

@@ -1,0 +1,5 @@
+"""The actions pages (issue 13)."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []
