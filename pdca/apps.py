@@ -10,3 +10,6 @@ class PdcaConfig(AppConfig):
 
     name = "pdca"
     verbose_name = _("Reviews and actions")
+
+    def ready(self) -> None:
+        from pdca import receivers  # noqa: F401 - subscribes to kpitree.events and engagements'

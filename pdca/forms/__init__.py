@@ -1,0 +1,1 @@
+"""The PDCA forms: one module per page family (reviews, actions)."""
