@@ -374,8 +374,9 @@ class ValueAudit(models.Model):
 
 class NodeVersion(models.Model):
     """The definition of a KPI as it was before a change of it: one row per change of the fields
-    in DEFINITION_FIELDS, written by kpitree.services.node_update with the reason given (a review
-    decision names itself in it). Never updated, never deleted: a KPI's history lists them."""
+    in DEFINITION_FIELDS once the KPI has actuals or targets (or the change gives a reason),
+    written by kpitree.services.node_save with the reason given (a review decision names itself
+    in it). Never updated, never deleted: a KPI's history lists them."""
 
     DEFINITION_FIELDS = (
         "name",
@@ -569,4 +570,15 @@ class ImportJob(models.Model):
 
 # The template catalogue's models live in kpitree/catalogue.py; importing them here registers
 # them with the app as Django loads kpitree.models.
+def has_history(**node_lookup: object) -> bool:
+    """Whether the nodes matching `node_lookup` (a lookup on a `node` relation, e.g.
+    `node_id__in=ids` or `node__tree=tree`) hold anything of the record, which is never erased:
+    actuals, targets, their audit rows or definition versions. Such nodes are archived instead of
+    deleted (services.node_delete, tree_delete; the editor's delete impact)."""
+    return any(
+        model.objects.filter(**node_lookup).exists()
+        for model in (Actual, Target, ValueAudit, NodeVersion)
+    )
+
+
 from kpitree.catalogue import KpiTemplate, TemplateNode, TreeTemplate  # noqa: E402, F401

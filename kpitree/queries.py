@@ -20,7 +20,7 @@ from kpi_planner import numbers
 from kpi_planner.access import engagements_for, nodes_for, sees_everything
 from kpi_planner.months import month_range, month_text
 from kpitree import target_gap
-from kpitree.models import Actual, Grain, Node, RollupRule, Status, Target, Tree
+from kpitree.models import Actual, Grain, Node, RollupRule, Status, Target, Tree, has_history
 from kpitree.models import Rollup as RollupRow
 
 NODE_COLUMNS = (
@@ -182,7 +182,6 @@ class DeleteImpact:
 
 
 def delete_impact(node: Node) -> DeleteImpact:
-    from kpitree.models import ValueAudit
     from kpitree.services import subtree_ids
 
     ids = subtree_ids(node)
@@ -194,11 +193,7 @@ def delete_impact(node: Node) -> DeleteImpact:
         descendants=len(ids) - 1,
         actuals=actuals,
         targets=targets,
-        archives=bool(
-            Actual.objects.filter(node_id__in=everything).exists()
-            or Target.objects.filter(node_id__in=everything).exists()
-            or ValueAudit.objects.filter(node_id__in=everything).exists()
-        ),
+        archives=has_history(node_id__in=everything),
     )
 
 

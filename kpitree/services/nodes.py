@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import ProtectedError, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -25,7 +25,7 @@ from kpitree.models import (
     RollupRule,
     Target,
     Tree,
-    ValueAudit,
+    has_history,
 )
 from kpitree.recompute import mark_stale
 from kpitree.services.common import has_nul, nul_message
@@ -77,7 +77,8 @@ def node_save(
     channel: str = Channel.WEB,
 ) -> Node:
     """Create (node.pk is None) or change a node, validating the tree's rules; then recompute.
-    A change of its definition (NodeVersion.DEFINITION_FIELDS) keeps the old one, with `reason`."""
+    A change of its definition (NodeVersion.DEFINITION_FIELDS) keeps the old one, with `reason`,
+    once the node has actuals or targets or when a reason is given."""
     if not can_manage(user):
         raise ValidationError(_("Only managers may change KPI trees."))
     old = Node.objects.filter(pk=node.pk).values("code", "parent_id").first() if node.pk else None
@@ -127,7 +128,18 @@ def node_save(
         raise ValidationError(errors)
     node.save()
     definition_after = _definition(node)
-    if not is_new and definition_after != definition_before:
+    # Versions are kept once the definition governs recorded numbers (the node has actuals or
+    # targets) or when the change gives a reason (a review's decision): drafting a new KPI's
+    # definition is not history, and an empty draft can still be deleted.
+    if (
+        not is_new
+        and definition_after != definition_before
+        and (
+            reason
+            or Actual.objects.filter(node=node).exists()
+            or Target.objects.filter(node=node).exists()
+        )
+    ):
         changed_fields = [
             k for k in definition_after if definition_after[k] != definition_before[k]
         ]
@@ -264,11 +276,7 @@ def node_delete(*, user, node: Node) -> dict[str, int]:
     }
     # The record is never erased: a subtree with actuals, targets or audit history (its own
     # or an archived descendant's) is archived and can be restored; only an empty one goes.
-    counts["archived"] = int(
-        Actual.objects.filter(node_id__in=everything).exists()
-        or Target.objects.filter(node_id__in=everything).exists()
-        or ValueAudit.objects.filter(node_id__in=everything).exists()
-    )
+    counts["archived"] = int(has_history(node_id__in=everything))
     codes = list(Node.objects.filter(pk__in=ids).values_list("code", flat=True))
     Tombstone.objects.bulk_create(
         [Tombstone(kind="node", scope=node.tree.code, code=c) for c in codes]
@@ -277,7 +285,13 @@ def node_delete(*, user, node: Node) -> dict[str, int]:
         now = timezone.now()
         Node.objects.filter(pk__in=ids).update(archived_at=now, updated_at=now)
     else:
-        Node.all_objects.filter(pk__in=everything).delete()
+        try:
+            with transaction.atomic():
+                Node.all_objects.filter(pk__in=everything).delete()
+        except ProtectedError:  # a record of an app above (a review, an action) names a node
+            counts["archived"] = 1
+            now = timezone.now()
+            Node.objects.filter(pk__in=ids).update(archived_at=now, updated_at=now)
     mark_stale([node.tree_id])
     return counts
 

@@ -13,7 +13,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kpi_planner.access import can_manage
-from kpi_planner.errors import in_use_error
 from kpi_planner.months import month_add
 from kpi_planner.tombstones import write_change_tombstones, write_tombstones
 
@@ -21,13 +20,12 @@ from kpi_planner.tombstones import write_change_tombstones, write_tombstones
 from kpitree.formula import formula_rename as rename_in_formula
 from kpitree.models import (
     MAX_PLAN_MONTHS,
-    Actual,
     Node,
     RollupRule,
     Target,
     TimeAggregation,
     Tree,
-    ValueAudit,
+    has_history,
 )
 from kpitree.recompute import mark_stale
 from kpitree.services.nodes import next_position, stored_node_rule_errors
@@ -121,18 +119,15 @@ def tree_delete(*, user, tree: Tree) -> bool:
     if not can_manage(user):
         raise ValidationError(_("Only managers may change KPI trees."))
     code, vendor_ids = tree.code, _tree_vendor_ids(tree)
-    archived = (
-        Actual.objects.filter(node__tree=tree).exists()
-        or Target.objects.filter(node__tree=tree).exists()
-        or ValueAudit.objects.filter(node__tree=tree).exists()
-    )
+    archived = has_history(node__tree=tree)
+    if not archived:
+        try:
+            with transaction.atomic():
+                tree.delete()
+        except ProtectedError:  # a record of an app above (a review, an alert) names it: keep it
+            archived = True
     if archived:
         Tree.objects.filter(pk=tree.pk).update(archived_at=timezone.now())
-    else:
-        try:
-            tree.delete()
-        except ProtectedError:
-            raise in_use_error() from None
     write_tombstones("tree", "", [code], vendor_ids)
     return archived
 
