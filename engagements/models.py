@@ -335,6 +335,8 @@ class Notification(models.Model):
     # released again when sending fails, so that the sweep (deliver_pending) tries again.
     emailed_at = models.DateTimeField(_("e-mailed at"), null=True, blank=True)
     email_attempts = models.PositiveSmallIntegerField(default=0)
+    # Left for the recipient's daily digest (User.alert_digest) instead of its own e-mail.
+    in_digest = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -298,6 +298,11 @@ CELERY_BEAT_SCHEDULE["portal-approval-digest"] = {
     "task": "engagements.send_approval_digest",
     "schedule": crontab(hour=8, minute=30),
 }
+# The alerts of those who chose one e-mail a day (User.alert_digest), at 08:00 Asia/Tokyo.
+CELERY_BEAT_SCHEDULE["pdca-alert-digest"] = {
+    "task": "pdca.send_alert_digests",
+    "schedule": crontab(hour=8, minute=0),
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -19,15 +19,30 @@ from django.db.models import F
 from django.urls import reverse
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext_noop, ngettext
 
 from engagements.models import Engagement, Notification, Role, User
 from kpi_planner import queueing
 
 log = logging.getLogger(__name__)
 
-# kind → (subject, body); placeholders: engagement, month, due, reason, user, title, count, items.
+# kind → (subject, body); placeholders: engagement, month, due, reason, user, title, count, items,
+# kpi, achievement, probability.
 MESSAGES: dict[str, tuple[str, str]] = {
+    "kpi_red": (
+        gettext_noop("%(engagement)s: %(kpi)s is off track (%(month)s)"),
+        gettext_noop(
+            "%(kpi)s reached %(achievement)s of its target in %(month)s, below the amber "
+            "threshold. Look at what moved it and open a corrective action if one is needed."
+        ),
+    ),
+    "kpi_at_risk": (
+        gettext_noop("%(engagement)s: %(kpi)s is at risk of missing its target"),
+        gettext_noop(
+            "The forecast gives %(kpi)s a %(probability)s chance of reaching its target for "
+            "the fiscal year. Look at the trend and open a corrective action if one is needed."
+        ),
+    ),
     "due_soon": (
         gettext_noop("Reminder: the %(month)s actuals of %(engagement)s are due tomorrow"),
         gettext_noop(
@@ -150,6 +165,10 @@ def render(kind: str, recipient: User, context: Mapping) -> tuple[str, str]:
         return _(subject) % values, _(body) % values
 
 
+# Notices a user who chose the daily digest (User.alert_digest) gets in it, not one by one.
+DIGEST_KINDS = frozenset({"kpi_red", "kpi_at_risk"})
+
+
 def create(
     *,
     recipient: User,
@@ -157,6 +176,7 @@ def create(
     engagement: Engagement | None = None,
     period: dt.date | None = None,
     extra: Mapping | None = None,
+    url: str = "",
 ) -> Notification:
     context = {
         "engagement": engagement.name if engagement else "",
@@ -171,7 +191,8 @@ def create(
         period=period,
         subject=subject[:300],
         body=body,
-        url=url_for(kind, engagement, period),
+        url=url or url_for(kind, engagement, period),
+        in_digest=kind in DIGEST_KINDS and recipient.alert_digest,
     )
 
 
@@ -182,13 +203,15 @@ def notify(
     engagement: Engagement | None = None,
     period: dt.date | None = None,
     extra: Mapping | None = None,
+    url: str = "",
 ) -> list[Notification]:
-    """Write a notice per recipient now; queue their e-mails once the transaction commits."""
+    """Write a notice per recipient now; queue their e-mails once the transaction commits
+    (except those left for the recipient's daily digest)."""
     notes = [
-        create(recipient=r, kind=kind, engagement=engagement, period=period, extra=extra)
+        create(recipient=r, kind=kind, engagement=engagement, period=period, extra=extra, url=url)
         for r in {r.pk: r for r in recipients}.values()
     ]
-    ids = [n.pk for n in notes]
+    ids = [n.pk for n in notes if not n.in_digest]
     if ids:
         transaction.on_commit(lambda: _queue(ids))
     return notes
@@ -216,6 +239,7 @@ def pending_ids(*, now: dt.datetime | None = None) -> list[int]:
     return list(
         Notification.objects.filter(
             emailed_at__isnull=True,
+            in_digest=False,
             email_attempts__lt=MAX_EMAIL_ATTEMPTS,
             created_at__lt=now - PENDING_AFTER,
             created_at__gte=now - PENDING_FOR,
@@ -271,6 +295,56 @@ def _send(notification_id: int) -> bool:
             message.attach(filename, content, mimetype)
     message.send()
     return True
+
+
+def send_digests(*, now: dt.datetime | None = None) -> int:
+    """The daily digest: one e-mail per user with every notice left for it (in_digest) since the
+    last one. The notices are claimed (emailed_at) before the e-mail goes out and released when
+    sending fails, so a second run, or beat re-sending the job, mails nobody twice. Returns the
+    e-mails sent."""
+    now = now or timezone.now()
+    owed = Notification.objects.filter(
+        in_digest=True, emailed_at__isnull=True, created_at__gte=now - PENDING_FOR
+    )
+    sent = 0
+    for recipient_id in sorted(set(owed.values_list("recipient_id", flat=True))):
+        ids = list(owed.filter(recipient_id=recipient_id).values_list("pk", flat=True))
+        claimed = Notification.objects.filter(pk__in=ids, emailed_at__isnull=True)
+        if not claimed.update(emailed_at=now, email_attempts=F("email_attempts") + 1):
+            continue
+        notes = list(
+            Notification.objects.filter(pk__in=ids, emailed_at=now)
+            .select_related("recipient")
+            .order_by("created_at", "pk")
+        )
+        try:
+            sent += _send_digest(notes)
+        except Exception:
+            Notification.objects.filter(pk__in=ids, emailed_at=now).update(emailed_at=None)
+            log.exception(
+                "the digest of user %s failed; it is tried again at the next run", recipient_id
+            )
+    return sent
+
+
+def _send_digest(notes: list[Notification]) -> int:
+    recipient = notes[0].recipient
+    if not recipient.email:
+        return 0
+    site = getattr(settings, "SITE_URL", "").rstrip("/")
+    with translation.override(recipient.language or settings.LANGUAGE_CODE):
+        subject = ngettext(
+            "Your daily digest: %(count)d alert",
+            "Your daily digest: %(count)d alerts",
+            len(notes),
+        ) % {"count": len(notes)}
+        lines = [
+            "・" + note.subject + (f"\n  {site}{note.url}" if site and note.url else "")
+            for note in notes
+        ]
+        body = "\n".join(lines)
+    EmailMessage(subject, body, None, [recipient.email]).send()
+    return 1
 
 
 def unread_count(user: User | AnonymousUser) -> int:

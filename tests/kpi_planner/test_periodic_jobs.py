@@ -50,6 +50,7 @@ RUN_TWICE_TESTS = {
         "tests.api.test_jobs",
         "test_the_resend_sweep_run_twice_runs_the_job_once",
     ),
+    "pdca.send_alert_digests": ("tests.pdca.test_alerts", "test_the_digest_run_twice_mails_once"),
     "kpi_planner.purge_idempotency_records": (
         "tests.api.test_idempotency",
         "test_records_expire_after_24_hours",
