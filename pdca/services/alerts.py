@@ -66,10 +66,11 @@ def alerts_evaluate(tree_id: int, *, today: dt.date | None = None) -> dict[str, 
         forecast = forecasts.get(node_id)
         red = month is not None and month[1] == Status.RED
         at_risk = forecast is not None and forecast.at_risk
-        for kind, on, period in (
+        checks: list[tuple[str, bool, dt.date | None]] = [
             (Alert.Kind.RED, red, month[0] if month else None),
             (Alert.Kind.AT_RISK, at_risk, forecast.period if forecast else None),
-        ):
+        ]
+        for kind, on, period in checks:
             if on:
                 counts["raised"] += _raise(node, kind, period, month, forecast)
             else:
@@ -79,7 +80,13 @@ def alerts_evaluate(tree_id: int, *, today: dt.date | None = None) -> dict[str, 
     return counts
 
 
-def _raise(node: Node, kind: str, period, month, forecast) -> int:
+def _raise(
+    node: Node,
+    kind: str,
+    period: dt.date | None,
+    month: tuple[dt.date, str, float | None] | None,
+    forecast: KpiForecast | None,
+) -> int:
     """Open the alert and notify, once: 0 when one is open already (here or on another worker)."""
     now = timezone.now()
     try:
@@ -91,7 +98,12 @@ def _raise(node: Node, kind: str, period, month, forecast) -> int:
     return 1
 
 
-def _notify(alert: Alert, node: Node, month, forecast) -> None:
+def _notify(
+    alert: Alert,
+    node: Node,
+    month: tuple[dt.date, str, float | None] | None,
+    forecast: KpiForecast | None,
+) -> None:
     engagement = node.engagement
     assert engagement is not None  # the evaluation takes only engagements' KPIs
     people = notifications.vendor_users(engagement) + notifications.managers_of(engagement)
