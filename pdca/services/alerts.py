@@ -70,9 +70,9 @@ def alerts_evaluate(tree_id: int, *, today: dt.date | None = None) -> dict[str, 
             (Alert.Kind.RED, red, month[0] if month else None),
             (Alert.Kind.AT_RISK, at_risk, forecast.period if forecast else None),
         ]
-        for kind, on, period in checks:
+        for kind, on, when in checks:
             if on:
-                counts["raised"] += _raise(node, kind, period, month, forecast)
+                counts["raised"] += _raise(node, kind, when, month, forecast)
             else:
                 counts["cleared"] += Alert.objects.filter(
                     node=node, kind=kind, cleared_at__isnull=True
