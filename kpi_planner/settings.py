@@ -303,6 +303,11 @@ CELERY_BEAT_SCHEDULE["pdca-alert-digest"] = {
     "task": "pdca.send_alert_digests",
     "schedule": crontab(hour=8, minute=0),
 }
+# Open actions past their due date: their owner and the manager, once a day, at 09:05.
+CELERY_BEAT_SCHEDULE["pdca-overdue-actions"] = {
+    "task": "pdca.remind_overdue_actions",
+    "schedule": crontab(hour=9, minute=5),
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from pdca.services import alerts
+from pdca.services import actions, alerts
 from portal import notifications
 
 
@@ -16,3 +16,9 @@ def evaluate_alerts(tree_id: int) -> dict[str, int]:
 def send_alert_digests() -> int:
     """Beat, daily: the digest e-mail of those who chose it (portal.notifications.send_digests)."""
     return notifications.send_digests()
+
+
+@shared_task(name="pdca.remind_overdue_actions", ignore_result=True)
+def remind_overdue_actions() -> int:
+    """Beat, daily: reminders of open actions past due (pdca.services.actions)."""
+    return actions.actions_remind_overdue()

@@ -36,6 +36,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
             "threshold. Look at what moved it and open a corrective action if one is needed."
         ),
     ),
+    "action_overdue": (
+        gettext_noop("%(engagement)s: open actions past their due date (%(count)s)"),
+        gettext_noop(
+            "“%(title)s” and the other open actions of %(engagement)s are past their due date. "
+            "Close each with its evidence, or give it a new due date."
+        ),
+    ),
     "kpi_at_risk": (
         gettext_noop("%(engagement)s: %(kpi)s is at risk of missing its target"),
         gettext_noop(
@@ -136,6 +143,8 @@ def managers_of(engagement: Engagement) -> list[User]:
 
 
 def url_for(kind: str, engagement: Engagement | None, period: dt.date | None) -> str:
+    if kind == "action_overdue":
+        return reverse("pdca:action_list") + (f"?engagement={engagement.code}" if engagement else "")
     if kind == "digest" or engagement is None:
         return reverse("portal:submissions")
     if kind.startswith("proposal"):

@@ -68,10 +68,11 @@ def _record(
         return None  # already recorded by an earlier run
 
 
-def _deliver(
+def deliver_once(
     kind: str, engagement: Engagement | None, period: dt.date, recipient: User, extra: dict
 ) -> bool:
-    """Record, then send. False when an earlier run already recorded this message."""
+    """Record, then send: one message per (kind, engagement, month or day, recipient), whatever
+    the number of runs. False when an earlier run already recorded this message."""
     key = _key(kind, engagement, period, recipient)
     note = _record(key, kind, engagement, period, recipient, extra)
     if note is None:
@@ -130,7 +131,7 @@ def send_due_reminders(*, today: dt.date | None = None) -> dict[str, int]:
         if kind == "monthly_report":
             # The managers' monthly review reminder goes out whatever the month's status.
             for recipient in notifications.managers_of(engagement):
-                sent[kind] += _deliver(kind, engagement, period, recipient, {"due": due})
+                sent[kind] += deliver_once(kind, engagement, period, recipient, {"due": due})
             continue
         if status_of(statuses, engagement, period) in DONE:
             continue
@@ -138,7 +139,7 @@ def send_due_reminders(*, today: dt.date | None = None) -> dict[str, int]:
         if kind == "overdue":
             recipients += notifications.managers_of(engagement)
         for recipient in {r.pk: r for r in recipients}.values():
-            sent[kind] += _deliver(kind, engagement, period, recipient, {"due": due})
+            sent[kind] += deliver_once(kind, engagement, period, recipient, {"due": due})
     return sent
 
 
@@ -180,5 +181,5 @@ def send_approval_digests(*, today: dt.date | None = None) -> int:
     )
     sent = 0
     for pk, items in per_manager.items():
-        sent += _deliver("digest", None, today, by_pk[pk], {"count": len(items), "items": items})
+        sent += deliver_once("digest", None, today, by_pk[pk], {"count": len(items), "items": items})
     return sent

@@ -3,18 +3,8 @@ weights change through scorecard.services (which re-snapshots the scores)."""
 
 from django.contrib import admin
 
+from kpitree.admin import ReadOnlyAdmin
 from scorecard.models import EngagementScoring, KpiForecast, ScoreSnapshot
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(EngagementScoring)

@@ -58,9 +58,19 @@ def kpi(request: HttpRequest, tree: str, node: str) -> HttpResponse:
                 [[m, r["mean"], r["lower"], r["upper"]] for m, r in forecast_frame.iterrows()],
             )
         )
+    # The latest month with an actual, and whether the KPI is off track then or at risk: what a
+    # corrective action opened from this page is about.
+    reported = history.monthly[history.monthly["actual"].notna()]
+    latest_period = reported.index[-1] if len(reported) else None
+    if len(reported) and reported["status"].iloc[-1] == "red":
+        alert_status = "red"
+    else:
+        alert_status = "at_risk" if result is not None and result.at_risk else ""
     ctx = {
         "node": obj,
         "tree": obj.tree,
+        "latest_period": latest_period,
+        "alert_status": alert_status,
         "history": history,
         "forecast": result,
         "at_risk_pct": int(AT_RISK_BELOW * 100),

@@ -51,6 +51,10 @@ RUN_TWICE_TESTS = {
         "test_the_resend_sweep_run_twice_runs_the_job_once",
     ),
     "pdca.send_alert_digests": ("tests.pdca.test_alerts", "test_the_digest_run_twice_mails_once"),
+    "pdca.remind_overdue_actions": (
+        "tests.pdca.test_actions",
+        "test_overdue_actions_are_reminded_once_a_day",
+    ),
     "kpi_planner.purge_idempotency_records": (
         "tests.api.test_idempotency",
         "test_records_expire_after_24_hours",
