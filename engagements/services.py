@@ -27,6 +27,7 @@ from django.db.models import ProtectedError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from engagements import events
 from engagements.models import ApiToken, Engagement, Role, TokenRevocation, User, Vendor
 from engagements.passwords import PublishedPasswordValidator
 from kpi_planner.access import can_manage
@@ -172,12 +173,26 @@ def engagement_create(*, user: Any, data: Mapping[str, Any]) -> Engagement:
 @transaction.atomic
 def engagement_update(*, user: Any, engagement: Engagement, data: Mapping[str, Any]) -> Engagement:
     """Change the fields in `data`. A new code leaves a tombstone under the old one; moved to
-    another vendor, the old vendor's users get a tombstone for it."""
+    another vendor, the old vendor's users get a tombstone for it. A new phase is announced
+    (events.engagement_phase_changed) once committed."""
     _require_manager(user)
-    old_code, old_vendor = Engagement.objects.values_list("code", "vendor_id").get(pk=engagement.pk)
+    old_code, old_vendor, old_phase = Engagement.objects.values_list(
+        "code", "vendor_id", "phase"
+    ).get(pk=engagement.pk)
     _assign(engagement, data, ENGAGEMENT_FIELDS)
     _validated(engagement)
     engagement.save()
+    if engagement.phase != old_phase:
+        new_phase = engagement.phase
+        transaction.on_commit(
+            lambda: events.engagement_phase_changed.send(
+                sender=Engagement,
+                engagement=engagement,
+                old_phase=old_phase,
+                new_phase=new_phase,
+                user=user,
+            )
+        )
     write_change_tombstones(
         "engagement",
         "",
