@@ -259,6 +259,23 @@ def can_act_on(user: AnyUser, engagement: Engagement) -> bool:
     return can_report(user, engagement)
 
 
+def action_owners(engagement: Engagement) -> QuerySet[User]:
+    """Who may own an engagement's action (the people of can_act_on): active managers and the
+    active users of the engagement's vendor."""
+    from django.db.models import Q
+
+    return (
+        _model("engagements.User")
+        .objects.filter(is_active=True)
+        .filter(
+            Q(role=Role.MANAGER)
+            | Q(is_superuser=True)
+            | Q(role=Role.VENDOR, vendor_id=engagement.vendor_id)
+        )
+        .order_by("username")
+    )
+
+
 def alerts_for(user: AnyUser) -> QuerySet[Alert]:
     """Alerts on the KPIs the user sees."""
     return _model("pdca.Alert").objects.filter(node__in=nodes_for(user))

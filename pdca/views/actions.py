@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q, QuerySet
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, path
@@ -19,11 +18,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from engagements.models import Engagement, Role, User
-
 if TYPE_CHECKING:
     from kpi_planner.access import AuthenticatedHttpRequest
 from kpi_planner.access import (
+    action_owners,
     actions_for,
     can_act_on,
     engagements_for,
@@ -36,19 +34,6 @@ from kpitree.models import Node
 from pdca.forms.actions import ActionEditForm, ActionForm
 from pdca.models import Action
 from pdca.services import actions as services
-
-
-def _owners(engagement: Engagement) -> QuerySet[User]:
-    """Who may own an engagement's action: managers and the vendor's users (active)."""
-    return (
-        User.objects.filter(is_active=True)
-        .filter(
-            Q(role=Role.MANAGER)
-            | Q(is_superuser=True)
-            | Q(role=Role.VENDOR, vendor=engagement.vendor_id)
-        )
-        .order_by("username")
-    )
 
 
 @login_required
@@ -100,7 +85,7 @@ def action_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     }
     if node is not None:
         initial["title"] = _("Bring %(kpi)s back on track") % {"kpi": node.name}
-    form = ActionForm(request.POST or None, initial=initial, owners=_owners(engagement))
+    form = ActionForm(request.POST or None, initial=initial, owners=action_owners(engagement))
     if request.method == "POST" and form.is_valid():
         try:
             action = services.action_open(
@@ -135,7 +120,9 @@ def action_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         "status": action.status,
         "evidence": action.evidence,
     }
-    form = ActionEditForm(request.POST or None, initial=initial, owners=_owners(action.engagement))
+    form = ActionEditForm(
+        request.POST or None, initial=initial, owners=action_owners(action.engagement)
+    )
     if request.method == "POST":
         if not may_edit:
             raise PermissionDenied

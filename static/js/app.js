@@ -15,4 +15,11 @@
   document.querySelectorAll("[data-depth]").forEach(function (cell) {
     cell.style.setProperty("--depth", cell.dataset.depth);
   });
+
+  // A form that changes something hard to undo (retiring a KPI) asks first.
+  document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+    });
+  });
 })();

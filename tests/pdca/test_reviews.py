@@ -200,3 +200,73 @@ def test_a_phase_change_opens_a_review_with_the_catalogue_proposals(
     services.decision_apply(user=manager, decision=retire)
     assert not Node.objects.filter(code="scripts").exists()
     assert ReviewDecision.objects.filter(review=review, status="applied").count() == 2
+
+
+# -- pages -------------------------------------------------------------------------------------
+
+
+def test_a_manager_records_a_review_with_a_finding_and_a_decision_in_the_browser(
+    client, manager, engagement_a, tree, revenue
+) -> None:
+    client.force_login(manager)
+    url = "/pdca/engagements/CALL-1/reviews/"
+    assert client.get(url).status_code == 200
+    bad = client.post(url, {"kind": "quarterly", "held_on": "2026-02-30"})
+    assert bad.status_code == 200 and Review.objects.count() == 0
+    done = client.post(url, {"kind": "quarterly", "held_on": "2026-10-30", "tree": "FY2026"})
+    review = Review.objects.get()
+    assert done["Location"] == f"/pdca/reviews/{review.pk}/"
+    visits = revenue["visits"]
+    detail = f"/pdca/reviews/{review.pk}/"
+    client.post(detail, {"step": "findings", f"hypothesis-{visits.pk}": "リストの質が低下"})
+    assert review.findings.get().hypothesis == "リストの質が低下"
+    refused = client.post(
+        detail,
+        {
+            "step": "decision",
+            "d-kind": "change_target",
+            "d-node": visits.pk,
+            "d-targets": "2026-11 2,700",
+        },
+    )
+    assert "理由を入力してください" in refused.content.decode()
+    assert review.decisions.count() == 0
+    client.post(
+        detail,
+        {
+            "step": "decision",
+            "d-kind": "change_target",
+            "d-node": visits.pk,
+            "d-targets": "2026-11 2,700",
+            "d-reason": "下方修正",
+        },
+    )
+    decision = review.decisions.get()
+    assert decision.detail == {"targets": {"2026-11": "2,700"}}
+    client.post(f"/pdca/decisions/{decision.pk}/apply/")
+    assert Target.objects.get(node=visits, period=dt.date(2026, 11, 1)).value == 2700
+    client.post(
+        detail, {"step": "item", "a-title": "リスト業者を比較する", "a-due_on": "2026-11-20"}
+    )
+    assert review.actions.get().source == "review"
+    client.post(detail, {"step": "close"})
+    review.refresh_from_db()
+    assert review.status == "closed"
+    page = client.get("/scorecards/engagements/CALL-1/").content.decode()
+    assert "最終レビュー: 2026年10月30日（四半期レビュー）" in page
+
+
+def test_a_vendor_reads_its_reviews_in_english_but_cannot_write(
+    client, manager, vendor_user, other_vendor_user, engagement_a, review
+) -> None:
+    vendor_user.language = "en"
+    vendor_user.save()
+    client.force_login(vendor_user)
+    page = client.get(f"/pdca/reviews/{review.pk}/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Findings per KPI" in html and "Quarterly review" in html
+    assert 'name="step"' not in html
+    assert client.post(f"/pdca/reviews/{review.pk}/", {"step": "close"}).status_code == 403
+    client.force_login(other_vendor_user)
+    assert client.get(f"/pdca/reviews/{review.pk}/").status_code == 404
