@@ -48,6 +48,16 @@ urlpatterns = [
         "api/v1/trees/<str:tree_code>/rollup/", kpitree_api.RollupView.as_view(), name="tree-rollup"
     ),
     path("api/v1/trees/<str:tree_code>/lint/", kpitree_api.LintView.as_view(), name="tree-lint"),
+    path(
+        "api/v1/trees/<str:tree_code>/lint/acknowledgements/",
+        kpitree_api.LintAcknowledgementView.as_view(),
+        name="tree-lint-acknowledgements",
+    ),
+    path(
+        "api/v1/trees/<str:tree_code>/lint/acknowledgements/<int:ack_id>/",
+        kpitree_api.LintAcknowledgementDetailView.as_view(),
+        name="tree-lint-acknowledgement",
+    ),
     path("api/v1/engagements/<str:code>/scorecard/", include("scorecard.api_urls")),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

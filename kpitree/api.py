@@ -11,10 +11,9 @@ from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import exceptions, serializers, viewsets
+from rest_framework import exceptions, serializers, status, viewsets
 from rest_framework.decorators import api_view
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -49,6 +48,7 @@ from kpi_planner.codes import CODE_URL_RE
 from kpi_planner.errors import Problem, ServiceError
 from kpi_planner.limits import check_row_count
 from kpi_planner.months import parse_month
+from kpi_planner.schema import error_statuses
 from kpitree import engine, node_sync, queries, services
 from kpitree.models import Actual, Channel, Grain, ImportJob, Node, Rationale, Target, Tree
 
@@ -675,90 +675,79 @@ class LintView(TreeScopedMixin, APIView):
         )
     )
     def get(self, request, tree_code: str) -> Response:
-
-        from kpitree import lint
-
-        tree = self.tree()
-        nodes = nodes_for(request.user).filter(tree=tree)
-        rows = nodes.values_list(
-            "id",
-            "code",
-            "name",
-            "kind",
-            "parent__code",
-            "engagement__code",
-            "owner",
-            "definition",
-            "perspective",
-            "result_type",
-            "rollup",
-            "formula",
-            "benchmark",
-            "review_cadence",
-            "engagement__review_cadence",
-            "updated_at",
-            "template_code",
-        )
-        lint_nodes, code_of = [], {}
-        for (
-            pk,
-            code,
-            name,
-            kind,
-            parent,
-            engagement,
-            owner,
-            definition,
-            perspective,
-            result_type,
-            rollup,
-            formula,
-            benchmark,
-            cadence,
-            engagement_cadence,
-            updated_at,
-            template,
-        ) in rows:
-            code_of[pk] = code
-            lint_nodes.append(
-                lint.LintNode(
-                    code=code,
-                    name=name,
-                    kind=kind,
-                    parent=parent,
-                    engagement=engagement,
-                    owner=owner,
-                    definition=definition,
-                    perspective=perspective,
-                    result_type=result_type,
-                    rollup=rollup,
-                    formula_names=_formula_names_or_empty(formula),
-                    benchmark=benchmark,
-                    review_cadence=cadence or engagement_cadence or "quarterly",
-                    reviewed_at=timezone.localdate(updated_at),
-                    template_code=template,
-                )
-            )
-        targets = [
-            (code_of[n], p, v, r)
-            for n, p, v, r in Target.objects.filter(node__in=nodes).values_list(
-                "node_id", "period", "value", "rationale"
-            )
-        ]
-        actuals = [
-            (code_of[n], p, v)
-            for n, p, v in Actual.objects.filter(node__in=nodes).values_list(
-                "node_id", "period", "value"
-            )
-        ]
-        findings = lint.lint_tree(lint_nodes, targets, actuals, today=timezone.localdate())
+        findings = queries.tree_findings(request.user, self.tree())
         return Response([f.as_dict() for f in findings])
 
 
-def _formula_names_or_empty(text: str) -> frozenset[str]:
-    from kpitree.formula import FormulaError, referenced_names
+ACKNOWLEDGEMENT_SCHEMA = inline_serializer(
+    "LintAcknowledgement",
+    {
+        "id": serializers.IntegerField(),
+        "rule": serializers.CharField(),
+        "node": serializers.CharField(allow_null=True),
+        "subject": serializers.CharField(help_text="an engagement finding's engagement code"),
+        "reason": serializers.CharField(),
+        "by": serializers.CharField(),
+        "at": serializers.DateTimeField(),
+    },
+)
 
-    try:
-        return referenced_names(text) if text.strip() else frozenset()
-    except FormulaError:
-        return frozenset()
+
+class LintAcknowledgementSerializer(serializers.Serializer):
+    rule = serializers.CharField(max_length=64)
+    node = serializers.CharField(max_length=64, required=False, allow_null=True, allow_blank=True)
+    subject = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    reason = serializers.CharField(max_length=2000, allow_blank=True)
+
+
+@extend_schema(parameters=[TREE_CODE])
+class LintAcknowledgementView(TreeScopedMixin, APIView):
+    """Acknowledge a finding of the tree's lint (managers): it stays listed with the reason but
+    no longer counts as open. DELETE `{id}/` withdraws it (kept, with who and when)."""
+
+    @extend_schema(
+        request=LintAcknowledgementSerializer,
+        responses={201: ACKNOWLEDGEMENT_SCHEMA},
+        extensions=error_statuses(add=[403, 409]),
+    )
+    def post(self, request, tree_code: str) -> Response:
+        serializer = LintAcknowledgementSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        ack = services.lint_acknowledge(
+            user=request.user,
+            tree=self.tree(),
+            rule=data["rule"],
+            node_code=data.get("node") or "",
+            subject=data.get("subject", ""),
+            reason=data["reason"],
+        )
+        return Response(_acknowledgement_body(ack), status=status.HTTP_201_CREATED)
+
+
+@extend_schema(
+    parameters=[
+        TREE_CODE,
+        OpenApiParameter("ack_id", int, OpenApiParameter.PATH, description="acknowledgement id"),
+    ]
+)
+class LintAcknowledgementDetailView(TreeScopedMixin, APIView):
+    @extend_schema(responses={204: None}, extensions=error_statuses(add=[403]))
+    def delete(self, request, tree_code: str, ack_id: int) -> Response:
+        from kpitree.models import LintAcknowledgement
+
+        ack = get_object_or_404(LintAcknowledgement, tree=self.tree(), pk=ack_id)
+        services.lint_withdraw(user=request.user, acknowledgement=ack)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _acknowledgement_body(ack) -> dict:
+    return {
+        "id": ack.pk,
+        "rule": ack.rule,
+        "node": ack.node_code or None,
+        "subject": ack.subject,
+        "reason": ack.reason,
+        "by": ack.by.username if ack.by else "",
+        "at": ack.at.isoformat(),
+    }

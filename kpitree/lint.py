@@ -52,10 +52,12 @@ class LintNode:
     perspective: str = ""
     result_type: str = ""
     rollup: str = "input"
+    unit: str = ""
     formula_names: frozenset[str] = field(default_factory=frozenset)
     benchmark: float | None = None
     review_cadence: str = "quarterly"  # the node's own, else its engagement's, else quarterly
-    reviewed_at: dt.date | None = None  # last change of the node's definition
+    # The last review meeting that covered it (Node.reviewed_on), else the day it was made.
+    reviewed_at: dt.date | None = None
     template_code: str = ""
 
 
@@ -65,6 +67,11 @@ class Finding:
     severity: str  # error | warning | info
     node: str | None
     message: str
+    advice: str = ""  # what to do about it (the rule's advice)
+    field: str = ""  # the node form's field that fixes it ("" when none does)
+    subject: str = ""  # an engagement finding's engagement code ("" otherwise)
+    # A manager's acknowledgement ({"reason", "by", "at"}), set by kpitree.queries.tree_findings.
+    acknowledged: dict | None = None
 
     def as_dict(self) -> dict:
         return {
@@ -72,7 +79,15 @@ class Finding:
             "severity": self.severity,
             "node": self.node,
             "message": self.message,
+            "advice": self.advice,
+            "field": self.field,
+            "acknowledged": self.acknowledged,
         }
+
+    @property
+    def is_open(self) -> bool:
+        """Counts against the design: not acknowledged."""
+        return self.acknowledged is None
 
 
 class Flag(NamedTuple):
@@ -84,13 +99,25 @@ class Flag(NamedTuple):
     severity: Severity | None = None
 
 
+def _setting(name: str, default: float) -> float:
+    from django.conf import settings
+
+    return getattr(settings, name, default)
+
+
 @dataclass(frozen=True)
 class LintSettings:
-    """The thresholds, in one value so that a caller (a tree, a test) can change them."""
+    """The thresholds, in one value so that a caller (a tree, a test) can change them; by
+    default from the settings LINT_TOO_MANY_KPIS, LINT_TARGET_FAR_RATIO and
+    LINT_HISTORY_MONTHS (README "Configuration")."""
 
-    too_many: int = TOO_MANY
-    far: float = target_gap.FAR
-    history_months: int = target_gap.HISTORY_MONTHS
+    too_many: int = field(default_factory=lambda: int(_setting("LINT_TOO_MANY_KPIS", TOO_MANY)))
+    far: float = field(
+        default_factory=lambda: float(_setting("LINT_TARGET_FAR_RATIO", target_gap.FAR))
+    )
+    history_months: int = field(
+        default_factory=lambda: int(_setting("LINT_HISTORY_MONTHS", target_gap.HISTORY_MONTHS))
+    )
     cadence_days: dict[str, int] = field(default_factory=lambda: dict(CADENCE_DAYS))
 
 
@@ -153,10 +180,20 @@ class Rule:
     section: str
     advice: Promise  # one translated line: what to do about it
     check: Callable[..., Iterable[Flag]]
+    field: str = ""  # the node form's field that fixes a finding of it
 
     def findings(self, ctx: LintContext, *subject) -> Iterator[Finding]:
+        about = subject[0] if self.each == ENGAGEMENT and subject else ""
         for flag in self.check(ctx, *subject):
-            yield Finding(self.id, flag.severity or self.severity, flag.node, flag.message)
+            yield Finding(
+                self.id,
+                flag.severity or self.severity,
+                flag.node,
+                flag.message,
+                advice=str(self.advice),
+                field=self.field,
+                subject=about,
+            )
 
 
 RULES: dict[str, Rule] = {}  # rule id → rule, in the order findings are reported
@@ -169,6 +206,7 @@ def rule(
     each: Each,
     advice: Promise,
     section: str | None = None,
+    field: str = "",
 ) -> Callable[[Callable[..., Iterable[Flag]]], Callable[..., Iterable[Flag]]]:
     """Register a rule function; `section` (default: its own id) groups it with the rules
     registered just before it, which must apply to the same `each`."""
@@ -182,7 +220,7 @@ def rule(
             last is None or last.section != name or last.each != each
         ):
             raise ValueError(f"lint rule {rule_id!r}: section {name!r} must be one run of one each")
-        RULES[rule_id] = Rule(rule_id, severity, each, name, advice, check)
+        RULES[rule_id] = Rule(rule_id, severity, each, name, advice, check, field)
         return check
 
     return register
@@ -254,6 +292,7 @@ def too_many_kpis(ctx: LintContext) -> Iterator[Flag]:
     "warning",
     each=KPI,
     advice=gettext_lazy("Connect every KPI to a KGI and use it in its parent's formula."),
+    field="parent",
 )
 def orphan_kpi(ctx: LintContext, n: LintNode) -> Iterator[Flag]:
     """Pitfall 2: no path to a KGI (warning), or left out of the parent's formula (info)."""
@@ -281,6 +320,7 @@ def orphan_kpi(ctx: LintContext, n: LintNode) -> Iterator[Flag]:
     each=ENGAGEMENT,
     section="mix",
     advice=gettext_lazy("Add the outcome KPI that an engagement's outputs should produce."),
+    field="result_type",
 )
 def output_only(ctx: LintContext, engagement: str, members: list[LintNode]) -> Iterator[Flag]:
     """Pitfall 3."""
@@ -318,6 +358,7 @@ def single_kpi(ctx: LintContext, engagement: str, members: list[LintNode]) -> It
     each=KPI,
     section="targets",
     advice=gettext_lazy("Set monthly targets for every KPI that is entered."),
+    field="targets",
 )
 def no_target(ctx: LintContext, n: LintNode) -> Iterator[Flag]:
     """Computed KPIs follow their children's targets, so only entered ones need their own."""
@@ -333,6 +374,7 @@ def no_target(ctx: LintContext, n: LintNode) -> Iterator[Flag]:
     advice=gettext_lazy(
         "Give every target its rationale: a benchmark, past results or an agreement."
     ),
+    field="targets",
 )
 def no_rationale(ctx: LintContext, n: LintNode) -> Iterator[Flag]:
     """Pitfall 5, the rationale half."""
@@ -354,6 +396,7 @@ def no_rationale(ctx: LintContext, n: LintNode) -> Iterator[Flag]:
     advice=gettext_lazy(
         "Bring a target far from its benchmark closer to it, or record why it differs."
     ),
+    field="benchmark",
 )
 def target_vs_benchmark(ctx: LintContext, n: LintNode) -> Iterator[Flag]:
     """Pitfall 5: the mean of the node's targets against its benchmark (kpitree.target_gap)."""
@@ -382,6 +425,7 @@ def target_vs_benchmark(ctx: LintContext, n: LintNode) -> Iterator[Flag]:
     advice=gettext_lazy(
         "Check a target far from the recent actuals against what can be achieved, or record why."
     ),
+    field="targets",
 )
 def target_vs_history(ctx: LintContext, n: LintNode) -> Iterator[Flag]:
     """Pitfall 5: the mean of the node's targets against the mean of its latest actuals
@@ -404,13 +448,15 @@ def target_vs_history(ctx: LintContext, n: LintNode) -> Iterator[Flag]:
 
 @rule(
     "no-owner",
-    "warning",
+    "error",
     each=KPI,
     section="ownership",
     advice=gettext_lazy("Assign every KPI to a vendor's engagement, a department or a person."),
+    field="owner",
 )
 def no_owner(ctx: LintContext, n: LintNode) -> Iterator[Flag]:
-    """Pitfall 6 (丸投げ)."""
+    """Pitfall 6 (丸投げ): an error — a KPI nobody owns is nobody's to move. Owned means an
+    owning engagement (its vendor) or an owner text (a department or a person)."""
     if not n.engagement and not n.owner:
         yield Flag(
             n.code,
@@ -427,6 +473,7 @@ def no_owner(ctx: LintContext, n: LintNode) -> Iterator[Flag]:
     advice=gettext_lazy(
         "Define what counts, the evaluation period and the data source of every KPI."
     ),
+    field="definition",
 )
 def no_definition(ctx: LintContext, n: LintNode) -> Iterator[Flag]:
     """Pitfall 8."""
@@ -462,6 +509,7 @@ def no_risk_kpi(ctx: LintContext) -> Iterator[Flag]:
     "warning",
     each=TREE,
     advice=gettext_lazy("Give each of the four Balanced Scorecard perspectives at least one KPI."),
+    field="perspective",
 )
 def perspective_missing(ctx: LintContext) -> Iterator[Flag]:
     """Pitfall 10, one finding per empty perspective."""
@@ -488,9 +536,11 @@ def perspective_missing(ctx: LintContext) -> Iterator[Flag]:
     "warning",
     each=KPI,
     advice=gettext_lazy("Review every KPI within its review cadence, so it does not drift."),
+    field="review_cadence",
 )
 def review_overdue(ctx: LintContext, n: LintNode) -> Iterator[Flag]:
-    """Pitfall 9 (放置): the node's definition unchanged for longer than its cadence."""
+    """Pitfall 9 (放置): no review meeting covered the KPI (Node.reviewed_on, set when a pdca
+    review closes) for longer than its cadence, counted from its creation when never reviewed."""
     cadences = ctx.settings.cadence_days
     days = cadences.get(n.review_cadence, cadences["quarterly"])
     if n.reviewed_at and (ctx.today - n.reviewed_at).days > days:
@@ -501,7 +551,61 @@ def review_overdue(ctx: LintContext, n: LintNode) -> Iterator[Flag]:
         )
 
 
+@rule(
+    "kgi-unreached",
+    "error",
+    each=TREE,
+    advice=gettext_lazy("Break every KGI down into the KPIs that drive it."),
+    field="parent",
+)
+def kgi_unreached(ctx: LintContext) -> Iterator[Flag]:
+    """A KGI that no KPI leads to: nothing anyone does is measured against it."""
+    for n in ctx.nodes:
+        if n.kind == "kgi" and not _has_kpi_below(ctx, n.code):
+            yield Flag(
+                n.code,
+                _("No KPI leads to the KGI “%(name)s”: break it down into the KPIs that drive it.")
+                % {"name": n.name},
+            )
+
+
+@rule(
+    "sum-mixed-units",
+    "error",
+    each=TREE,
+    advice=gettext_lazy("Add up only KPIs of one unit; use a formula to combine different units."),
+    field="rollup",
+)
+def sum_mixed_units(ctx: LintContext) -> Iterator[Flag]:
+    """A sum over children of different units (the node rules refuse it now; one may have got in
+    before them)."""
+    for n in ctx.nodes:
+        if n.rollup != "sum":
+            continue
+        units = sorted({c.unit for c in ctx.children.get(n.code, []) if c.unit})
+        if len(units) > 1:
+            yield Flag(
+                n.code,
+                _("“%(name)s” adds up KPIs of different units (%(units)s).")
+                % {"name": n.name, "units": ", ".join(units)},
+            )
+
+
 # -- helpers ----------------------------------------------------------------------------------------
+
+
+def _has_kpi_below(ctx: LintContext, code: str) -> bool:
+    stack, seen = [code], set()
+    while stack:
+        current = stack.pop()
+        for child in ctx.children.get(current, []):
+            if child.code in seen:
+                continue
+            seen.add(child.code)
+            if child.kind == "kpi":
+                return True
+            stack.append(child.code)
+    return False
 
 
 def _mean_target(ctx: LintContext, n: LintNode) -> float | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.db.models import Max
@@ -401,3 +401,107 @@ def rollup_nodes_json(user, tree: Tree, grain: str, start: dt.date) -> str:
     with connection.cursor() as cursor:
         cursor.execute(sql, [tree.pk, grain, start, *node_params])
         return cursor.fetchone()[0]
+
+
+# -- the design lint of a tree ---------------------------------------------------------------------
+
+
+def _formula_names_or_empty(text: str) -> frozenset[str]:
+    from kpitree.formula import FormulaError, referenced_names
+
+    try:
+        return referenced_names(text) if text.strip() else frozenset()
+    except FormulaError:
+        return frozenset()
+
+
+def tree_findings(user: Any, tree: Tree, *, today: dt.date | None = None) -> list:
+    """The design findings (kpitree.lint) of the nodes of `tree` the user sees, in the caller's
+    language, each marked with its live acknowledgement (LintAcknowledgement), in a fixed number
+    of queries."""
+    from django.utils import timezone
+
+    from kpitree import lint
+    from kpitree.models import LintAcknowledgement
+
+    nodes = nodes_for(user).filter(tree=tree)
+    lint_nodes, code_of = [], {}
+    for n in nodes.select_related("parent", "engagement").only(
+        "id",
+        "code",
+        "name",
+        "kind",
+        "parent__code",
+        "engagement__code",
+        "engagement__review_cadence",
+        "owner",
+        "definition",
+        "perspective",
+        "result_type",
+        "rollup",
+        "formula",
+        "benchmark",
+        "review_cadence",
+        "reviewed_on",
+        "created_at",
+        "template_code",
+        "unit",
+    ):
+        code_of[n.pk] = n.code
+        engagement = n.engagement
+        lint_nodes.append(
+            lint.LintNode(
+                code=n.code,
+                name=n.name,
+                kind=n.kind,
+                parent=n.parent.code if n.parent else None,
+                engagement=engagement.code if engagement else None,
+                owner=n.owner,
+                definition=n.definition,
+                perspective=n.perspective,
+                result_type=n.result_type,
+                rollup=n.rollup,
+                unit=n.unit,
+                formula_names=_formula_names_or_empty(n.formula),
+                benchmark=n.benchmark,
+                review_cadence=n.review_cadence
+                or (engagement.review_cadence if engagement else "")
+                or "quarterly",
+                reviewed_at=n.reviewed_on or timezone.localdate(n.created_at),
+                template_code=n.template_code,
+            )
+        )
+    targets = [
+        (code_of[n], p, v, r)
+        for n, p, v, r in Target.objects.filter(node__in=nodes).values_list(
+            "node_id", "period", "value", "rationale"
+        )
+    ]
+    actuals = [
+        (code_of[n], p, v)
+        for n, p, v in Actual.objects.filter(node__in=nodes).values_list(
+            "node_id", "period", "value"
+        )
+    ]
+    findings = lint.lint_tree(lint_nodes, targets, actuals, today=today or timezone.localdate())
+    acks = {
+        (a.rule, a.node_code, a.subject): a
+        for a in LintAcknowledgement.objects.filter(
+            tree=tree, withdrawn_at__isnull=True
+        ).select_related("by")
+    }
+    marked = []
+    for f in findings:
+        ack = acks.get((f.rule, f.node or "", f.subject))
+        if ack is not None:
+            f = replace(
+                f,
+                acknowledged={
+                    "id": ack.pk,
+                    "reason": ack.reason,
+                    "by": ack.by.display_name if ack.by else "",
+                    "at": ack.at.isoformat(),
+                },
+            )
+        marked.append(f)
+    return marked

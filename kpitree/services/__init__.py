@@ -9,7 +9,8 @@ of the tree. One module per sub-domain (as zulip's `zerver/actions/`):
 - `values`: actuals and targets;
 - `nodes`: save, move, archive/delete, restore a node;
 - `trees`: create, change, delete or archive, copy, apply a template, restore a tree;
-- `jobs`: actuals bulk writes run in the background (ImportJob).
+- `jobs`: actuals bulk writes run in the background (ImportJob);
+- `lint`: acknowledging a design-lint finding, and withdrawing it.
 """
 
 from kpi_planner.months import parse_month as parse_period
@@ -22,6 +23,7 @@ from kpitree.services.common import (
     parse_number,
 )
 from kpitree.services.jobs import import_job_run, import_job_submit, import_jobs_resend
+from kpitree.services.lint import lint_acknowledge, lint_withdraw
 from kpitree.services.nodes import (
     NODE_FIELDS,
     TEXT_ONLY_FIELDS,
@@ -59,6 +61,8 @@ __all__ = [
     "import_job_run",
     "import_job_submit",
     "import_jobs_resend",
+    "lint_acknowledge",
+    "lint_withdraw",
     "mark_stale",
     "node_delete",
     "node_move",

@@ -220,6 +220,17 @@ CASES: dict[str, Case] = {
     "review-overdue": case(
         changed("calls", review_cadence="monthly", reviewed_at=dt.date(2026, 9, 1)), {"calls"}
     ),
+    "kgi-unreached": case(
+        [
+            *balanced(),
+            N("churn", "解約率", kind="kgi", perspective="customer", reviewed_at=REVIEWED),
+        ],
+        {"churn"},
+    ),
+    "sum-mixed-units": case(
+        [replace(n, unit={"calls": "件", "csat": "%"}.get(n.code, n.unit)) for n in balanced()],
+        {"kgi"},
+    ),
 }
 
 
@@ -251,6 +262,8 @@ def test_the_registry_lists_the_rule_ids_of_the_api_with_their_advice() -> None:
         "no-risk-kpi",
         "perspective-missing",
         "review-overdue",
+        "kgi-unreached",
+        "sum-mixed-units",
     ]
     with translation.override("ja"):
         assert str(RULES["no-owner"].advice) == (
@@ -284,3 +297,29 @@ def test_the_history_is_the_mean_of_the_last_three_actuals_before_the_month() ->
     assert target_gap.history_mean(actuals) == 70  # June–August
     assert target_gap.history_mean(actuals, before=dt.date(2026, 5, 1)) == 40  # April alone
     assert target_gap.history_mean(actuals, before=APR) is None
+
+
+def test_errors_are_the_findings_that_break_the_design() -> None:
+    assert {r.id for r in RULES.values() if r.severity == "error"} == {
+        "no-owner",
+        "kgi-unreached",
+        "sum-mixed-units",
+    }
+    # Each finding says what to do and which field of the node fixes it.
+    (found,) = lint_tree(*_no_owner_case(), today=TODAY)
+    assert (found.field, found.severity) == ("owner", "error")
+    with translation.override("en"):
+        (found,) = lint_tree(*_no_owner_case(), today=TODAY)
+    assert found.advice == "Assign every KPI to a vendor's engagement, a department or a person."
+
+
+def _no_owner_case() -> tuple[list, list, list]:
+    c = CASES["no-owner"]
+    return c.nodes, c.targets, c.actuals
+
+
+def test_the_thresholds_are_settings(settings) -> None:
+    settings.LINT_TOO_MANY_KPIS = 5
+    nodes = balanced()
+    found = lint_tree(nodes, targets_for(nodes), [], today=TODAY)
+    assert rules(found) == [("too-many-kpis", None), ("too-many-kpis", "kgi")]

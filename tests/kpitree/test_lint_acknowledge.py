@@ -1,0 +1,120 @@
+"""Acknowledging a design finding (issue 13): it stays listed with its reason but no longer
+counts as open; withdrawn, it nags again; nothing is erased."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from rest_framework.test import APIClient
+
+from engagements.demo import seed_accounts_and_engagements
+from engagements.models import User
+from kpitree.demo import seed_trees
+from kpitree.models import LintAcknowledgement, Node, Tree
+from kpitree.queries import tree_findings
+
+URL = "/api/v1/trees/FY2026-ACQ/lint/"
+
+
+@pytest.fixture
+def demo(db) -> Tree:
+    seed_accounts_and_engagements()
+    seed_trees()
+    return Tree.objects.get(code="FY2026-ACQ")
+
+
+def api(username: str) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(User.objects.get(username=username))
+    return client
+
+
+def risk_finding(client: APIClient) -> dict:
+    (finding,) = [f for f in client.get(URL).json() if f["rule"] == "no-risk-kpi"]
+    return finding
+
+
+def test_a_manager_acknowledges_a_finding_and_withdraws_it(demo) -> None:
+    manager = api("manager")
+    assert risk_finding(manager)["acknowledged"] is None
+    response = manager.post(
+        URL + "acknowledgements/",
+        {"rule": "no-risk-kpi", "reason": "変更管理は別契約で測定している"},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert (body["rule"], body["node"], body["reason"], body["by"]) == (
+        "no-risk-kpi",
+        None,
+        "変更管理は別契約で測定している",
+        "manager",
+    )
+    acknowledged = risk_finding(manager)["acknowledged"]
+    assert (acknowledged["id"], acknowledged["reason"]) == (
+        body["id"],
+        "変更管理は別契約で測定している",
+    )
+    again = manager.post(
+        URL + "acknowledgements/", {"rule": "no-risk-kpi", "reason": "x"}, format="json"
+    )
+    assert again.status_code == 409
+    assert again.json()["errors"] == [
+        {"field": "rule", "message": "この指摘はすでに確認済みです。"}
+    ]
+    assert manager.delete(URL + f"acknowledgements/{body['id']}/").status_code == 204
+    assert risk_finding(manager)["acknowledged"] is None
+    ack = LintAcknowledgement.objects.get(pk=body["id"])  # kept, withdrawn
+    assert ack.withdrawn_at is not None and ack.withdrawn_by.username == "manager"
+
+
+def test_bad_acknowledgements_are_refused_and_nothing_is_written(demo) -> None:
+    manager = api("manager")
+    no_reason = manager.post(
+        URL + "acknowledgements/", {"rule": "no-risk-kpi", "reason": " "}, format="json"
+    )
+    assert no_reason.status_code == 400
+    assert no_reason.json()["errors"] == [
+        {"field": "reason", "message": "この指摘を残してよい理由を入力してください。"}
+    ]
+    unknown = manager.post(
+        URL + "acknowledgements/",
+        {"rule": "no-owner", "node": "nothing", "reason": "x"},
+        format="json",
+    )
+    assert unknown.status_code == 400
+    assert unknown.json()["errors"] == [
+        {"field": "rule", "message": "そのような指摘は現在ありません。"}
+    ]
+    refused = api("supervisor").post(
+        URL + "acknowledgements/", {"rule": "no-risk-kpi", "reason": "x"}, format="json"
+    )
+    assert refused.status_code == 403
+    assert LintAcknowledgement.objects.count() == 0
+
+
+def test_review_overdue_counts_from_the_last_review_not_the_last_edit(demo) -> None:
+    node = Node.objects.get(tree=demo, code="calls")
+    Node.objects.filter(pk=node.pk).update(
+        review_cadence="monthly", reviewed_on=dt.date(2026, 9, 1)
+    )
+    found = [
+        f
+        for f in tree_findings(
+            User.objects.get(username="manager"), demo, today=dt.date(2026, 11, 21)
+        )
+        if f.rule == "review-overdue"
+    ]
+    assert [(f.node, f.message) for f in found] == [
+        ("calls", "「架電数」は2026-09-01から見直されていません。")
+    ]
+    Node.objects.filter(pk=node.pk).update(reviewed_on=dt.date(2026, 11, 1))
+    found = [
+        f
+        for f in tree_findings(
+            User.objects.get(username="manager"), demo, today=dt.date(2026, 11, 21)
+        )
+        if f.rule == "review-overdue"
+    ]
+    assert found == []
