@@ -144,7 +144,9 @@ def managers_of(engagement: Engagement) -> list[User]:
 
 def url_for(kind: str, engagement: Engagement | None, period: dt.date | None) -> str:
     if kind == "action_overdue":
-        return reverse("pdca:action_list") + (f"?engagement={engagement.code}" if engagement else "")
+        return reverse("pdca:action_list") + (
+            f"?engagement={engagement.code}" if engagement else ""
+        )
     if kind == "digest" or engagement is None:
         return reverse("portal:submissions")
     if kind.startswith("proposal"):

@@ -181,5 +181,7 @@ def send_approval_digests(*, today: dt.date | None = None) -> int:
     )
     sent = 0
     for pk, items in per_manager.items():
-        sent += deliver_once("digest", None, today, by_pk[pk], {"count": len(items), "items": items})
+        sent += deliver_once(
+            "digest", None, today, by_pk[pk], {"count": len(items), "items": items}
+        )
     return sent
