@@ -505,3 +505,37 @@ def tree_findings(user: Any, tree: Tree, *, today: dt.date | None = None) -> lis
             )
         marked.append(f)
     return marked
+
+
+def node_smart(node: Node) -> list:
+    """The SMART check of a node (kpitree.smart), from its targets and actuals in the plan."""
+    from kpitree.smart import smart_check
+
+    tree = node.tree
+    months = month_range(tree.start_month, tree.end_month)
+    targets = list(
+        Target.objects.filter(node=node, period__in=months).values_list("period", "value")
+    )
+    actuals = list(
+        Actual.objects.filter(node=node).order_by("period").values_list("period", "value")
+    )
+    parent_of = dict(Node.objects.filter(tree=tree).values_list("id", "parent_id"))
+    kind_of = dict(Node.objects.filter(tree=tree).values_list("id", "kind"))
+    current, seen, reaches = node.parent_id, set(), False
+    while current is not None and current not in seen:
+        if kind_of.get(current) == "kgi":
+            reaches = True
+            break
+        seen.add(current)
+        current = parent_of.get(current)
+    return smart_check(
+        name=node.name,
+        definition=node.definition,
+        unit=node.unit,
+        source=node.source,
+        benchmark=node.benchmark,
+        targets=targets,
+        actuals=actuals,
+        reaches_kgi=reaches or node.kind == "kgi",
+        plan_months=len(months),
+    )

@@ -14,6 +14,12 @@ urlpatterns: list = [
     path("<str:code>/formula-check/", views.formula_check, name="formula_check"),
     path("<str:code>/new-node/", views.node_create, name="node_create"),
     path("<str:code>/archived/", views.archived, name="archived"),
+    path("<str:code>/lint/acknowledge/", views.lint_acknowledge, name="lint_acknowledge"),
+    path(
+        "<str:code>/lint/acknowledgements/<int:ack_id>/withdraw/",
+        views.lint_withdraw,
+        name="lint_withdraw",
+    ),
     path("<str:code>/nodes/<str:node_code>/", views.node_edit, name="node_edit"),
     path("<str:code>/nodes/<str:node_code>/move/", views.node_move, name="node_move"),
     path("<str:code>/nodes/<str:node_code>/delete/", views.node_delete, name="node_delete"),

@@ -17,7 +17,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -31,7 +31,7 @@ from kpi_planner.access import (
     sees_everything,
     trees_for,
 )
-from kpi_planner.errors import ServiceError, add_form_errors
+from kpi_planner.errors import ServiceError, add_form_errors, refuse_if_forbidden
 from kpi_planner.months import month_range, parse_month
 from kpi_planner.templatetags.kpi_format import month
 from kpitree import forms, queries, services, target_gap
@@ -152,9 +152,22 @@ def _tree_context(request: HttpRequest, tree: Tree) -> dict:
     polls = (
         int(raw_polls) if raw_polls.isascii() and raw_polls.isdigit() and len(raw_polls) <= 3 else 0
     )
+    findings = queries.tree_findings(request.user, tree)
+    badges: dict[str, tuple[int, str]] = {}
+    order = {"error": 0, "warning": 1, "info": 2}
+    for f in findings:
+        if f.node and f.is_open:
+            count, worst = badges.get(f.node, (0, "info"))
+            badges[f.node] = (count + 1, min(worst, f.severity, key=order.__getitem__))
     return {
         "tree": tree,
         "view": data,
+        "lint": {
+            "findings": sorted(findings, key=lambda f: (not f.is_open, order[f.severity])),
+            "errors": sum(1 for f in findings if f.is_open and f.severity == "error"),
+            "warnings": sum(1 for f in findings if f.is_open and f.severity == "warning"),
+            "badges": badges,
+        },
         "mode": mode,
         "chosen_period": request.GET.get("period", "") if period else "",
         "can_edit": can_manage(request.user),
@@ -210,6 +223,7 @@ def _node_ctx(tree: Tree, node: Node, form: forms.NodeForm) -> dict:
         "form": form,
         "child_codes": child_codes,
         "child_chips": child_chips,
+        "smart": queries.node_smart(node) if node.pk else [],
     }
 
 
@@ -247,7 +261,8 @@ def node_create(request: HttpRequest, tree: Tree) -> HttpResponse:
 def node_edit(request: HttpRequest, tree: Tree, node_code: str) -> HttpResponse:
     node = _node(request, tree, node_code)
     if request.method == "GET" and not can_manage(request.user):
-        return _panel(request, "kpitree/_node_detail.html", {"tree": tree, "node": node})
+        ctx = {"tree": tree, "node": node, "smart": queries.node_smart(node)}
+        return _panel(request, "kpitree/_node_detail.html", ctx)
     manager_only(request)
     form = forms.NodeForm(request.POST or None, tree=tree, node=node, user=request.user)
     if request.method == "POST" and form.is_valid():
@@ -262,7 +277,44 @@ def node_edit(request: HttpRequest, tree: Tree, node_code: str) -> HttpResponse:
             return _done(
                 request, tree, message, _node_ctx(tree, node, fresh), "kpitree/_node_form.html"
             )
-    return _panel(request, "kpitree/_node_form.html", _node_ctx(tree, node, form))
+    ctx = {**_node_ctx(tree, node, form), "focus": request.GET.get("focus", "")}
+    return _panel(request, "kpitree/_node_form.html", ctx)
+
+
+@tree_page
+@require_POST
+def lint_acknowledge(request: HttpRequest, tree: Tree) -> HttpResponse:
+    """Acknowledge a finding of the editor's design review (kpitree.services.lint_acknowledge)."""
+    try:
+        services.lint_acknowledge(
+            user=request.user,
+            tree=tree,
+            rule=request.POST.get("rule", ""),
+            node_code=request.POST.get("node", ""),
+            subject=request.POST.get("subject", ""),
+            reason=request.POST.get("reason", ""),
+        )
+    except ServiceError as exc:
+        refuse_if_forbidden(exc)
+        for message in exc.messages:
+            messages.error(request, message)
+    else:
+        messages.success(request, _("The finding is acknowledged."))
+    return redirect(reverse("kpitree:tree_editor", kwargs={"code": tree.code}) + "#kt-lint")
+
+
+@tree_page
+@require_POST
+def lint_withdraw(request: HttpRequest, tree: Tree, ack_id: int) -> HttpResponse:
+    from kpitree.models import LintAcknowledgement
+
+    ack = get_object_or_404(LintAcknowledgement, tree=tree, pk=ack_id)
+    try:
+        services.lint_withdraw(user=request.user, acknowledgement=ack)
+    except ServiceError as exc:
+        refuse_if_forbidden(exc)
+    messages.success(request, _("The acknowledgement is withdrawn; the finding counts again."))
+    return redirect(reverse("kpitree:tree_editor", kwargs={"code": tree.code}) + "#kt-lint")
 
 
 def _wants_json(request: HttpRequest) -> bool:

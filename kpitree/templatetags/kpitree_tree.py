@@ -58,14 +58,28 @@ def _actions(n: dict, can_edit: bool, create_url: str, lb: dict[str, str]) -> st
 
 
 @register.simple_tag
-def tree_nodes(view: TreeView, can_edit: bool, create_url: str) -> SafeString:
-    """The tree as nested lists: each node a card, its children in a nested <ul>."""
+def tree_nodes(
+    view: TreeView,
+    can_edit: bool,
+    create_url: str,
+    badges: dict[str, tuple[int, str]] | None = None,
+) -> SafeString:
+    """The tree as nested lists: each node a card, its children in a nested <ul>; `badges`:
+    the open design findings of a node (their number and the worst severity)."""
     lb = _labels()
+    badges = badges or {}
+    findings_label = _e(_("Design findings"))
     out = ['<ul class="kt-tree">']
     for n in view.rows:
         code = _e(n["code"])
         kgi = n["kind"] == "kgi"
         badge = '<span class="kt-kind">KGI</span>' if kgi else ""
+        if n["code"] in badges:
+            count, worst = badges[n["code"]]
+            badge += (
+                f'<span class="kt-lint sev-{_e(worst)}" data-testid="lint-badge" '
+                f'title="{findings_label}">⚠ {count}</span>'
+            )
         drag = f' draggable="true" data-move-url="{n["url"]}move/"' if can_edit else ""
         toggle = (
             f'<button type="button" class="kt-toggle" aria-expanded="true" aria-controls="kids-{code}">'

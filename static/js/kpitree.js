@@ -410,7 +410,10 @@
       const title = $(".kt-panel-title", target);
       const rect = target.getBoundingClientRect();
       if (rect.top < 0 || rect.top > window.innerHeight * 0.8) target.scrollIntoView({ block: "start" });
-      if (title) title.focus({ preventScroll: true });
+      const body = $("[data-focus]", target);
+      const field = body && $("[name='" + body.dataset.focus + "']", body);
+      if (field) field.focus({ preventScroll: false });
+      else if (title) title.focus({ preventScroll: true });
     }
   });
 

@@ -340,7 +340,8 @@ def test_the_editor_makes_as_many_queries_for_500_nodes_as_for_50(manager, mode)
         assert len(response.context["view"].rows) == n
         counts.append(len(ctx.captured_queries))
     assert counts[0] == counts[1]
-    assert counts[1] <= 10
+    # The page's own queries, and the design review's (nodes, targets, actuals, acknowledgements).
+    assert counts[1] <= 11
 
 
 def test_a_large_tree_opens_as_the_table(manager):

@@ -118,3 +118,36 @@ def test_review_overdue_counts_from_the_last_review_not_the_last_edit(demo) -> N
         if f.rule == "review-overdue"
     ]
     assert found == []
+
+
+def test_the_editor_shows_the_findings_badges_and_acknowledges_in_the_browser(client, demo) -> None:
+    client.force_login(User.objects.get(username="manager"))
+    page = client.get("/trees/FY2026-ACQ/")
+    html = page.content.decode()
+    assert 'data-testid="lint-panel"' in html and "設計レビュー" in html
+    assert 'data-testid="lint-badge"' in html
+    done = client.post(
+        "/trees/FY2026-ACQ/lint/acknowledge/",
+        {"rule": "no-risk-kpi", "node": "", "subject": "", "reason": "別契約で管理"},
+    )
+    assert done.status_code == 302
+    html = client.get("/trees/FY2026-ACQ/").content.decode()
+    assert "別契約で管理" in html and "is-acknowledged" in html
+    refused = client.post(
+        "/trees/FY2026-ACQ/lint/acknowledge/", {"rule": "no-risk-kpi", "reason": ""}
+    )
+    assert refused.status_code == 302
+    assert LintAcknowledgement.objects.count() == 1
+    client.force_login(User.objects.get(username="supervisor"))
+    assert (
+        client.post(
+            "/trees/FY2026-ACQ/lint/acknowledge/", {"rule": "no-owner", "reason": "x"}
+        ).status_code
+        == 403
+    )
+
+
+def test_the_node_panel_shows_the_smart_check(client, demo) -> None:
+    client.force_login(User.objects.get(username="viewer"))  # English, read-only
+    html = client.get("/trees/FY2026-ACQ/nodes/calls/").content.decode()
+    assert 'data-testid="smart"' in html and "SMART check" in html and "Time-bound" in html
