@@ -15,6 +15,8 @@ Kept apart from the views: DRF imports this module while it builds APIView.
 
 from __future__ import annotations
 
+import ipaddress
+
 from typing import Any
 
 from axes.backends import AxesStandaloneBackend
@@ -81,17 +83,28 @@ def use_language(request, language: str) -> None:
 # -- rate limits --------------------------------------------------------------------------------
 
 
-def client_ip(request: Any) -> str:
+def _address(text: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return None
+
+
+def client_ip(request: Any) -> str | None:
     """The caller's address: REMOTE_ADDR, or with TRUSTED_PROXY_COUNT proxies in front, the
     address the outermost trusted proxy saw (X-Forwarded-For counted from the right), so that a
     client cannot choose its own address by sending the header. One rule for the API's
-    throttles and the sign-in lockout (AXES_CLIENT_IP_CALLABLE)."""
+    throttles and the sign-in lockout (AXES_CLIENT_IP_CALLABLE). None when there is no valid
+    address (a request made in process, a garbled header): the lockout's log stores addresses
+    in an inet column, which refuses anything else."""
     meta = request.META
     proxies = settings.TRUSTED_PROXY_COUNT
     forwarded = [a.strip() for a in meta.get("HTTP_X_FORWARDED_FOR", "").split(",") if a.strip()]
     if proxies and forwarded:
-        return forwarded[-min(proxies, len(forwarded))]
-    return meta.get("REMOTE_ADDR", "") or "unknown"
+        chosen = _address(forwarded[-min(proxies, len(forwarded))])
+        if chosen is not None:
+            return chosen
+    return _address(meta.get("REMOTE_ADDR", "") or "")
 
 
 class _Throttle(SimpleRateThrottle):
@@ -102,7 +115,7 @@ class _Throttle(SimpleRateThrottle):
         return settings.API_THROTTLE_RATES.get(self.scope or "")
 
     def get_ident(self, request) -> str:
-        return client_ip(request)
+        return client_ip(request) or "unknown"
 
 
 class TokenRateThrottle(_Throttle):

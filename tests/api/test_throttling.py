@@ -224,3 +224,16 @@ def test_a_forged_forwarded_for_does_not_change_the_ip(anon_api, manager):
         HTTP_X_FORWARDED_FOR="192.0.2.99",
     )
     assert r.status_code == 429
+
+
+def test_a_garbled_forwarded_address_falls_back_to_the_peer(settings, rf) -> None:
+    from engagements.auth import client_ip
+
+    settings.TRUSTED_PROXY_COUNT = 1
+    request = rf.get("/", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="unknown, <script>")
+    assert client_ip(request) == "10.0.0.1"
+    request = rf.get("/", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="192.0.2.7")
+    assert client_ip(request) == "192.0.2.7"
+    request = rf.get("/")
+    request.META.pop("REMOTE_ADDR")
+    assert client_ip(request) is None  # an in-process request: no address, not "unknown"

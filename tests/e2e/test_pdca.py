@@ -96,7 +96,7 @@ def test_a_corrective_action_from_an_off_track_kpi_closed_by_the_vendor(
     page.wait_for_load_state("networkidle")
     action.refresh_from_db()
     assert (action.status, action.evidence) == ("done", "新リストで11月の接続率 +3pt")
-    assert page.get_by_test_id("action-history").locator("li").count() == 2
+    assert page.get_by_test_id("action-history").locator(":scope > li").count() == 2
     assert page.console_errors == []
 
 
