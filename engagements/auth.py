@@ -16,7 +16,6 @@ Kept apart from the views: DRF imports this module while it builds APIView.
 from __future__ import annotations
 
 import ipaddress
-
 from typing import Any
 
 from axes.backends import AxesStandaloneBackend

@@ -69,7 +69,10 @@ class Finding:
     message: str
     advice: str = ""  # what to do about it (the rule's advice)
     field: str = ""  # the node form's field that fixes it ("" when none does)
-    subject: str = ""  # an engagement finding's engagement code ("" otherwise)
+    # Which of the rule's findings about the same node this is: an engagement finding's
+    # engagement code, a missing perspective's id, else "". (rule, node, subject) names a finding
+    # (LintAcknowledgement keeps it).
+    subject: str = ""
     # A manager's acknowledgement ({"reason", "by", "at"}), set by kpitree.queries.tree_findings.
     acknowledged: dict | None = None
 
@@ -81,6 +84,7 @@ class Finding:
             "message": self.message,
             "advice": self.advice,
             "field": self.field,
+            "subject": self.subject,
             "acknowledged": self.acknowledged,
         }
 
@@ -92,11 +96,13 @@ class Finding:
 
 class Flag(NamedTuple):
     """What a rule function yields: the node it is about (None: the tree or an engagement), the
-    translated message, and a severity only when it differs from the rule's."""
+    translated message, a severity only when it differs from the rule's, and a subject when one
+    rule may flag the same node (or the tree) more than once (an engagement, a perspective)."""
 
     node: str | None
     message: str
     severity: Severity | None = None
+    subject: str = ""
 
 
 def _setting(name: str, default: float) -> float:
@@ -192,7 +198,7 @@ class Rule:
                 flag.message,
                 advice=str(self.advice),
                 field=self.field,
-                subject=about,
+                subject=flag.subject or about,
             )
 
 
@@ -266,6 +272,7 @@ def _subjects(ctx: LintContext, each: Each) -> list[tuple]:
     "warning",
     each=TREE,
     advice=gettext_lazy("Keep a few core KPIs per engagement and per node; layer the rest below."),
+    field="parent",
 )
 def too_many_kpis(ctx: LintContext) -> Iterator[Flag]:
     """Pitfall 1, per engagement and under one parent."""
@@ -278,6 +285,7 @@ def too_many_kpis(ctx: LintContext) -> Iterator[Flag]:
                     "Engagement %(engagement)s owns %(count)d KPIs; keep a few core ones and layer the rest."
                 )
                 % {"engagement": engagement, "count": len(members)},
+                subject=engagement,
             )
     for parent, kids in ctx.children.items():
         if parent is not None and len(kids) >= limit:
@@ -528,6 +536,7 @@ def perspective_missing(ctx: LintContext) -> Iterator[Flag]:
                 None,
                 _("No KPI in the %(perspective)s perspective.")
                 % {"perspective": labels[perspective]},
+                subject=perspective,
             )
 
 
