@@ -28,7 +28,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from engagements import events
-from engagements.models import ApiToken, Engagement, Role, TokenRevocation, User, Vendor
+from engagements.models import ApiToken, Engagement, Language, Role, TokenRevocation, User, Vendor
 from engagements.passwords import PublishedPasswordValidator
 from kpi_planner.access import can_manage
 from kpi_planner.errors import Problem, ServiceError, in_use_error, problems_of
@@ -274,6 +274,29 @@ def user_create(*, user: Any, data: Mapping[str, Any], password: str | None) -> 
     _set_password(account, password, actor=user)
     _validated(account)
     account.save()
+    return account
+
+
+PREFERENCE_FIELDS = ("alert_digest", "language")
+
+
+@transaction.atomic
+def user_preferences_update(*, user: Any, data: Mapping[str, Any]) -> User:
+    """A user's own preferences (any signed-in user, for themselves only): whether alerts come as
+    one daily digest, and the language."""
+    if not getattr(user, "is_authenticated", False):
+        raise ServiceError([Problem(_("Sign in first."), code="forbidden")])
+    problems = [Problem(_("Unknown field."), field=k) for k in data if k not in PREFERENCE_FIELDS]
+    if "alert_digest" in data and not isinstance(data["alert_digest"], bool):
+        problems.append(Problem(_("Choose yes or no."), field="alert_digest"))
+    if "language" in data and data["language"] not in Language.values:
+        problems.append(Problem(_("Unknown language."), field="language"))
+    if problems:
+        raise ServiceError(problems)
+    account = User.objects.select_for_update().get(pk=user.pk)
+    for name, value in data.items():
+        setattr(account, name, value)
+    account.save(update_fields=[*data, "updated_at"])
     return account
 
 

@@ -173,6 +173,16 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # current month as it goes (weekly counts).
 ACTUALS_ALLOW_CURRENT_MONTH = env_bool("ACTUALS_ALLOW_CURRENT_MONTH", False)
 
+# Design lint thresholds (kpitree/lint.py, README "Configuration"); the defaults are DOMAIN.md's.
+LINT_TOO_MANY_KPIS = env_int("LINT_TOO_MANY_KPIS", 10)  # KPIs of one engagement / under one node
+LINT_TARGET_FAR_RATIO = float(env_str("LINT_TARGET_FAR_RATIO", "0.30"))  # target vs benchmark
+LINT_HISTORY_MONTHS = env_int("LINT_HISTORY_MONTHS", 3)  # the recent actuals a target is held to
+LINT_REVIEW_DAYS = {  # days a KPI may go unreviewed, per review cadence
+    "monthly": env_int("LINT_REVIEW_DAYS_MONTHLY", 31),
+    "quarterly": env_int("LINT_REVIEW_DAYS_QUARTERLY", 92),
+    "yearly": env_int("LINT_REVIEW_DAYS_YEARLY", 366),
+}
+
 # Request limits (kpi_planner/limits.py, README "API"). An API body (`/api/`) may be
 # API_MAX_BODY_MB (MiB): 50,000 actuals with Japanese comments are 8-11 MB of JSON; a page's
 # form keeps Django's 2.5 MB (file uploads are not counted). A bulk call takes at most

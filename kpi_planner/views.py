@@ -5,6 +5,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 from django.views.i18n import set_language as django_set_language
 
+from engagements import services
 from engagements.models import Language
 from kpi_planner.access import engagements_for, role_of, vendors_for
 
@@ -31,6 +32,5 @@ def set_language(request: HttpRequest) -> HttpResponse:
             nxt = "/"
         return HttpResponseRedirect(nxt)
     if request.user.is_authenticated and request.user.language != language:
-        request.user.language = language
-        request.user.save(update_fields=["language", "updated_at"])
+        services.user_preferences_update(user=request.user, data={"language": language})
     return django_set_language(request)

@@ -670,6 +670,25 @@ class LintView(TreeScopedMixin, APIView):
                 "severity": serializers.ChoiceField(["error", "warning", "info"]),
                 "node": serializers.CharField(allow_null=True),
                 "message": serializers.CharField(),
+                "advice": serializers.CharField(help_text="what to do about it"),
+                "field": serializers.CharField(
+                    help_text="the node field that fixes it (on a finding about no node: of the "
+                    "KPI to add); 'targets' for the node's targets; '' when none"
+                ),
+                "subject": serializers.CharField(
+                    help_text="tells apart findings of one rule about the same node: an "
+                    "engagement code, a perspective; '' otherwise"
+                ),
+                "acknowledged": inline_serializer(
+                    "LintFindingAcknowledgement",
+                    {
+                        "id": serializers.IntegerField(),
+                        "reason": serializers.CharField(),
+                        "by": serializers.CharField(),
+                        "at": serializers.DateTimeField(),
+                    },
+                    allow_null=True,
+                ),
             },
             many=True,
         )

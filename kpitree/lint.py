@@ -68,7 +68,9 @@ class Finding:
     node: str | None
     message: str
     advice: str = ""  # what to do about it (the rule's advice)
-    field: str = ""  # the node form's field that fixes it ("" when none does)
+    # The node form's field that fixes it ("" when none does); on a finding about no node (the
+    # tree, an engagement) the field of the KPI to add ("targets": the node's targets page).
+    field: str = ""
     # Which of the rule's findings about the same node this is: an engagement finding's
     # engagement code, a missing perspective's id, else "". (rule, node, subject) names a finding
     # (LintAcknowledgement keeps it).
@@ -103,6 +105,7 @@ class Flag(NamedTuple):
     message: str
     severity: Severity | None = None
     subject: str = ""
+    field: str | None = None  # the fixing field, when it differs from the rule's
 
 
 def _setting(name: str, default: float) -> float:
@@ -111,11 +114,17 @@ def _setting(name: str, default: float) -> float:
     return getattr(settings, name, default)
 
 
+def _setting_map(name: str) -> dict[str, int]:
+    from django.conf import settings
+
+    return {k: int(v) for k, v in getattr(settings, name, {}).items()}
+
+
 @dataclass(frozen=True)
 class LintSettings:
     """The thresholds, in one value so that a caller (a tree, a test) can change them; by
-    default from the settings LINT_TOO_MANY_KPIS, LINT_TARGET_FAR_RATIO and
-    LINT_HISTORY_MONTHS (README "Configuration")."""
+    default from the settings LINT_TOO_MANY_KPIS, LINT_TARGET_FAR_RATIO,
+    LINT_HISTORY_MONTHS and LINT_REVIEW_DAYS (README "Configuration")."""
 
     too_many: int = field(default_factory=lambda: int(_setting("LINT_TOO_MANY_KPIS", TOO_MANY)))
     far: float = field(
@@ -124,7 +133,9 @@ class LintSettings:
     history_months: int = field(
         default_factory=lambda: int(_setting("LINT_HISTORY_MONTHS", target_gap.HISTORY_MONTHS))
     )
-    cadence_days: dict[str, int] = field(default_factory=lambda: dict(CADENCE_DAYS))
+    cadence_days: dict[str, int] = field(
+        default_factory=lambda: {**CADENCE_DAYS, **_setting_map("LINT_REVIEW_DAYS")}
+    )
 
 
 @dataclass(frozen=True)
@@ -197,7 +208,7 @@ class Rule:
                 flag.node,
                 flag.message,
                 advice=str(self.advice),
-                field=self.field,
+                field=self.field if flag.field is None else flag.field,
                 subject=flag.subject or about,
             )
 
@@ -286,6 +297,7 @@ def too_many_kpis(ctx: LintContext) -> Iterator[Flag]:
                 )
                 % {"engagement": engagement, "count": len(members)},
                 subject=engagement,
+                field="",  # no field of one node splits an engagement's KPIs
             )
     for parent, kids in ctx.children.items():
         if parent is not None and len(kids) >= limit:
@@ -349,6 +361,7 @@ def output_only(ctx: LintContext, engagement: str, members: list[LintNode]) -> I
     each=ENGAGEMENT,
     section="mix",
     advice=gettext_lazy("Measure each engagement by several KPIs that mix quantity and quality."),
+    field="engagement",
 )
 def single_kpi(ctx: LintContext, engagement: str, members: list[LintNode]) -> Iterator[Flag]:
     """Pitfall 4."""
@@ -500,6 +513,7 @@ def no_definition(ctx: LintContext, n: LintNode) -> Iterator[Flag]:
     advice=gettext_lazy(
         "Add a risk or change-management KPI, such as the days to handle a change request."
     ),
+    field="name",
 )
 def no_risk_kpi(ctx: LintContext) -> Iterator[Flag]:
     """Pitfall 7: recognised by its template (risk.*) or a word in its code or name."""

@@ -500,7 +500,7 @@ def tree_findings(user: Any, tree: Tree, *, today: dt.date | None = None) -> lis
                     "id": ack.pk,
                     "reason": ack.reason,
                     "by": ack.by.display_name if ack.by else "",
-                    "at": ack.at.isoformat(),
+                    "at": timezone.localtime(ack.at).isoformat(),
                 },
             )
         marked.append(f)
@@ -509,6 +509,7 @@ def tree_findings(user: Any, tree: Tree, *, today: dt.date | None = None) -> lis
 
 def node_smart(node: Node) -> list:
     """The SMART check of a node (kpitree.smart), from its targets and actuals in the plan."""
+    from kpitree.lint import LintSettings
     from kpitree.smart import smart_check
 
     tree = node.tree
@@ -538,4 +539,7 @@ def node_smart(node: Node) -> list:
         actuals=actuals,
         reaches_kgi=reaches or node.kind == "kgi",
         plan_months=len(months),
+        entered_by=node.owner or (str(node.engagement_id) if node.engagement_id else ""),
+        computed=node.rollup != "input",
+        far=LintSettings().far,
     )

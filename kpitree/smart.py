@@ -44,13 +44,21 @@ def smart_check(
     actuals: Sequence[tuple[dt.date, float]],
     reaches_kgi: bool,
     plan_months: int,
+    entered_by: str = "",
+    computed: bool = False,
+    far: float = target_gap.FAR,
 ) -> list[SmartItem]:
+    """Measurable needs a unit and a known source of the actuals: a feed of the app (`source`),
+    the children it is computed from (`computed`), or who enters them (`entered_by`: the owning
+    engagement's vendor, or the owner department or person) — "entered by people" alone names no
+    one. Achievable: the mean target within `far` of the benchmark or of the recent actuals
+    (kpitree.target_gap)."""
     definition = definition.strip()
     specific = len(definition) >= MIN_DEFINITION and definition != name.strip()
     missing_m = []
     if not unit:
         missing_m.append(_("a unit"))
-    if not source:
+    if not (source or computed or entered_by):
         missing_m.append(_("the source of the actuals"))
     mean_target = sum(v for _m, v in targets) / len(targets) if targets else None
     past = target_gap.history_mean(list(actuals)) if actuals else None
@@ -61,7 +69,7 @@ def smart_check(
         achievable = False
         missing_a = _("Give a benchmark, or enter actuals, to check the target against.")
     else:
-        achievable = any(not target_gap.is_far(mean_target, r) for r in references)
+        achievable = any(not target_gap.is_far(mean_target, r, ratio=far) for r in references)
         missing_a = (
             ""
             if achievable

@@ -253,7 +253,14 @@ def node_create(request: HttpRequest, tree: Tree) -> HttpResponse:
             return _done(
                 request, tree, message, _node_ctx(tree, node, fresh), "kpitree/_node_form.html"
             )
-    return _panel(request, "kpitree/_node_form.html", _node_ctx(tree, node, form))
+    ctx = {**_node_ctx(tree, node, form), "focus": _focus(request, form)}
+    return _panel(request, "kpitree/_node_form.html", ctx)
+
+
+def _focus(request: HttpRequest, form: forms.NodeForm) -> str:
+    """The field a design finding's "fix it" link asks to focus (?focus=), if the form has it."""
+    name = request.GET.get("focus", "")
+    return name if name in form.fields else ""
 
 
 @tree_page
@@ -277,7 +284,7 @@ def node_edit(request: HttpRequest, tree: Tree, node_code: str) -> HttpResponse:
             return _done(
                 request, tree, message, _node_ctx(tree, node, fresh), "kpitree/_node_form.html"
             )
-    ctx = {**_node_ctx(tree, node, form), "focus": request.GET.get("focus", "")}
+    ctx = {**_node_ctx(tree, node, form), "focus": _focus(request, form)}
     return _panel(request, "kpitree/_node_form.html", ctx)
 
 

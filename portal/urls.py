@@ -11,6 +11,7 @@ urlpatterns = [
     path("submissions/", views.submissions, name="submissions"),
     path("notifications/", views.notification_list, name="notifications"),
     path("notifications/read/", views.notifications_read, name="notifications_read"),
+    path("notifications/settings/", views.notification_settings, name="notification_settings"),
     path("notifications/<int:pk>/open/", views.notification_open, name="notification_open"),
     path("engagements/<str:code>/", views.engagement, name="engagement"),
     path("engagements/<str:code>/history/", views.history, name="history"),

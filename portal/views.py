@@ -26,6 +26,7 @@ from engagements.models import (
     SubmissionEvent,
     SubmissionStatus,
 )
+from engagements.services import user_preferences_update
 from kpi_planner import numbers
 from kpi_planner.access import (
     can_manage,
@@ -589,6 +590,21 @@ def notification_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
     unread = qs.filter(read_at__isnull=True).count()
     return _render(request, "portal/notifications.html", {"page": page, "unread": unread})
+
+
+@login_required
+@require_POST
+def notification_settings(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """The user's own choice: alerts one by one, or one e-mail a day (User.alert_digest)."""
+    digest = request.POST.get("alert_digest") == "1"
+    user_preferences_update(user=request.user, data={"alert_digest": digest})
+    messages.success(
+        request,
+        _("Alerts come in one e-mail a day.")
+        if digest
+        else _("Each alert comes in its own e-mail."),
+    )
+    return redirect("portal:notifications")
 
 
 @login_required

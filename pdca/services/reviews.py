@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -33,6 +34,7 @@ from kpitree.catalogue import KpiTemplate, TemplateNode
 from kpitree.models import Channel, Node, NodeVersion, Rationale, Tree
 from kpitree.services.nodes import next_position
 from pdca.models import DecisionKind, Review, ReviewDecision, ReviewFinding, ReviewKind
+from scorecard.models import RestatementReason, ScoreSnapshot
 
 
 def _forbidden() -> ServiceError:
@@ -89,6 +91,28 @@ def review_create(
         summary=summary.strip(),
         created_by=user,
     )
+
+
+REVIEW_FIELDS = ("kind", "held_on", "participants", "summary")
+
+
+@transaction.atomic
+def review_update(*, user: Any, review: Review, data: Mapping[str, Any]) -> Review:
+    """Correct an open review's kind, date, participants or summary."""
+    _require(user)
+    _open(review)
+    problems = [Problem(_("Unknown field."), field=k) for k in data if k not in REVIEW_FIELDS]
+    if "kind" in data and data["kind"] not in ReviewKind.values:
+        problems.append(Problem(_("Choose the kind of review."), field="kind"))
+    if "held_on" in data and not isinstance(data["held_on"], dt.date):
+        problems.append(Problem(_("Enter the date of the review."), field="held_on"))
+    if problems:
+        raise ServiceError(problems)
+    review = Review.objects.select_for_update().get(pk=review.pk)
+    for name, value in data.items():
+        setattr(review, name, value.strip() if isinstance(value, str) else value)
+    review.save(update_fields=[*data, "updated_at"])
+    return review
 
 
 @transaction.atomic
@@ -263,10 +287,19 @@ def _add_from_catalogue(user: Any, decision: ReviewDecision) -> Node:
         .order_by("position", "id")
         .first()
     )
+    # The code the catalogue's templates give it (`cpa` for call.cpa), made unique in the tree
+    # as template_apply does (`cpa_2`): a code formulas can name.
+    local = (
+        TemplateNode.objects.filter(
+            kpi=kpi, template__outsourcing_type=review.engagement.outsourcing_type
+        )
+        .values_list("code", flat=True)
+        .first()
+    ) or kpi.code.rpartition(".")[2]
     taken = set(Node.all_objects.filter(tree=tree).values_list("code", flat=True))
-    code, n = kpi.code, 2
+    code, n = local, 2
     while code in taken:
-        code, n = f"{kpi.code}_{n}", n + 1
+        code, n = f"{local}_{n}", n + 1
     data = {
         "code": code,
         "name": kpi.name[:200],
@@ -370,3 +403,79 @@ def phase_review_open(
             review=review, kind=DecisionKind.RETIRE, node=have[code], reason=reason
         )
     return review
+
+
+# -- what the decisions restated (reads, for the scorecard pages' tags) ----------------------------
+
+
+@dataclass
+class Restatement:
+    """A month's scores restated after a review decision changed a target or a definition."""
+
+    period: dt.date
+    restated_at: dt.datetime
+    review: Review
+    decision: ReviewDecision
+    old_score: float | None
+    new_score: float | None
+
+
+RESTATING = {
+    DecisionKind.CHANGE_TARGET: RestatementReason.TARGET_CHANGED,
+    DecisionKind.CHANGE_DEFINITION: RestatementReason.DEFINITION_CHANGED,
+}
+
+
+def review_restatements(engagement: Engagement, node: Node | None = None) -> list[Restatement]:
+    """The months whose scores were restated because of an applied review decision, newest
+    first. The snapshots keep their history (scorecard.ScoreSnapshot: the replaced one stays,
+    the new one says why and which KPIs changed): a decision restated a month when the first
+    restatement of that month after it was applied names the decision's KPI and its reason is
+    the decision's kind (a target change only for the months it changed)."""
+    decisions = (
+        ReviewDecision.objects.filter(
+            review__engagement=engagement,
+            status=ReviewDecision.Status.APPLIED,
+            kind__in=list(RESTATING),
+            node__isnull=False,
+        )
+        .select_related("review", "node")
+        .order_by("applied_at", "id")
+    )
+    if node is not None:
+        decisions = decisions.filter(node=node)
+    decisions = list(decisions)
+    if not decisions:
+        return []
+    by_period: dict[dt.date, list[ScoreSnapshot]] = {}
+    for snap in ScoreSnapshot.objects.filter(engagement=engagement, grain="month").order_by(
+        "period", "taken_at", "id"
+    ):
+        by_period.setdefault(snap.period, []).append(snap)
+    found: list[Restatement] = []
+    for decision in decisions:
+        assert decision.node is not None and decision.applied_at is not None
+        months = None
+        if decision.kind == DecisionKind.CHANGE_TARGET:
+            months = {parse_month(m) for m in decision.detail.get("targets", {})}
+        for period, snaps in by_period.items():
+            if months is not None and period not in months:
+                continue
+            for before, snap in zip(snaps, snaps[1:], strict=False):
+                if snap.taken_at < decision.applied_at or not snap.reason:
+                    continue
+                if snap.reason == RESTATING[decision.kind] and decision.node.code in {
+                    code for code, *_rest in snap.changed_kpis
+                }:
+                    found.append(
+                        Restatement(
+                            period=period,
+                            restated_at=snap.taken_at,
+                            review=decision.review,
+                            decision=decision,
+                            old_score=before.overall_score,
+                            new_score=snap.overall_score,
+                        )
+                    )
+                break  # only the first restatement after the decision is its doing
+    return sorted(found, key=lambda r: (r.restated_at, r.period), reverse=True)

@@ -9,8 +9,9 @@ from django import template
 
 from kpi_planner.access import reviews_for
 from kpitree.lint import CADENCE_DAYS
-from kpitree.models import NodeVersion
+from kpitree.models import NodeVersion, ValueAudit
 from pdca.models import Review
+from pdca.services import reviews as services
 
 register = template.Library()
 
@@ -26,10 +27,37 @@ def engagement_reviews(context: dict, engagement: Any) -> dict:
         "last": last,
         "next_due": (last.held_on + dt.timedelta(days=days)) if last else None,
         "open": list(reviews.filter(status=Review.Status.OPEN).order_by("-held_on")[:5]),
+        "restatements": _visible(context, services.review_restatements(engagement)),
     }
 
 
-@register.inclusion_tag("pdca/reviews/_versions.html")
-def kpi_versions(node: Any) -> dict:
-    """The KPI's definition versions, newest first: what changed, why, who, when."""
-    return {"versions": list(NodeVersion.objects.filter(node=node).select_related("user"))}
+def _visible(context: dict, restatements: list[services.Restatement]) -> list:
+    """Only the restatements whose review the reader may open."""
+    ids = set(
+        reviews_for(context["request"].user)
+        .filter(pk__in=[r.review.pk for r in restatements])
+        .values_list("pk", flat=True)
+    )
+    return [r for r in restatements if r.review.pk in ids]
+
+
+@register.inclusion_tag("pdca/reviews/_versions.html", takes_context=True)
+def kpi_versions(context: dict, node: Any) -> dict:
+    """The KPI's history, newest first: each definition version (what changed, why, who, when),
+    each change of a target with its reason, and the months a review decision restated."""
+    targets = [
+        a
+        for a in ValueAudit.objects.filter(node=node, kind=ValueAudit.Kind.TARGET).select_related(
+            "user"
+        )
+        if a.old_value is not None or a.reason
+    ]
+    restated = []
+    if node.engagement_id is not None:
+        restated = _visible(context, services.review_restatements(node.engagement, node))
+    return {
+        "versions": list(NodeVersion.objects.filter(node=node).select_related("user")),
+        "targets": targets,
+        "restatements": restated,
+        "node": node,
+    }

@@ -26,9 +26,16 @@ def test_it_lists_the_demo_trees_findings_in_the_callers_language(demo) -> None:
     response = client_for("manager", "en").get("/api/v1/trees/FY2026-ACQ/lint/")
     assert response.status_code == 200
     findings = response.json()
-    assert {"rule", "severity", "node", "message", "advice", "field", "acknowledged"} == set(
-        findings[0]
-    )
+    assert {
+        "rule",
+        "severity",
+        "node",
+        "message",
+        "advice",
+        "field",
+        "subject",
+        "acknowledged",
+    } == set(findings[0])
     by_rule = {(f["rule"], f["node"]) for f in findings}
     assert ("no-risk-kpi", None) in by_rule
     assert ("no-owner", "quality") not in by_rule  # an in-house KPI owned by a department

@@ -10,9 +10,11 @@ from rest_framework.test import APIClient
 
 from engagements.demo import seed_accounts_and_engagements
 from engagements.models import User
+from kpi_planner.errors import ServiceError
 from kpitree.demo import seed_trees
 from kpitree.models import LintAcknowledgement, Node, Tree
 from kpitree.queries import tree_findings
+from tests.factories import TreeFactory
 
 URL = "/api/v1/trees/FY2026-ACQ/lint/"
 
@@ -151,3 +153,64 @@ def test_the_node_panel_shows_the_smart_check(client, demo) -> None:
     client.force_login(User.objects.get(username="viewer"))  # English, read-only
     html = client.get("/trees/FY2026-ACQ/nodes/calls/").content.decode()
     assert 'data-testid="smart"' in html and "SMART check" in html and "Time-bound" in html
+
+
+def test_a_non_manager_cannot_withdraw_and_nothing_changes(demo) -> None:
+    manager = api("manager")
+    body = manager.post(
+        URL + "acknowledgements/", {"rule": "no-risk-kpi", "reason": "別契約"}, format="json"
+    ).json()
+    assert api("supervisor").delete(URL + f"acknowledgements/{body['id']}/").status_code == 403
+    assert api("vendor").delete(URL + f"acknowledgements/{body['id']}/").status_code == 403
+    hidden = TreeFactory(code="HIDDEN", name="x")
+    assert (
+        api("vendor")
+        .post("/api/v1/trees/HIDDEN/lint/acknowledgements/", {"rule": "x", "reason": "x"})
+        .status_code
+        == 404
+    )
+    assert not LintAcknowledgement.objects.filter(tree=hidden).exists()
+    assert LintAcknowledgement.objects.get(pk=body["id"]).withdrawn_at is None
+    assert risk_finding(manager)["acknowledged"]["reason"] == "別契約"
+
+
+def test_a_concurrent_duplicate_gets_the_same_clear_error(demo, monkeypatch) -> None:
+    """Two requests that both saw the finding open: the second one's insert hits the partial
+    unique constraint, and answers as a duplicate does."""
+    from kpitree import queries
+    from kpitree.services import lint_acknowledge
+
+    manager = User.objects.get(username="manager")
+    open_findings = queries.tree_findings(manager, demo)
+    lint_acknowledge(user=manager, tree=demo, rule="no-risk-kpi", reason="先に確認")
+    monkeypatch.setattr(queries, "tree_findings", lambda user, tree: open_findings)
+    with pytest.raises(ServiceError) as exc:
+        lint_acknowledge(user=manager, tree=demo, rule="no-risk-kpi", reason="同時に確認")
+    assert [(p.field, p.code, str(p.message)) for p in exc.value.problems] == [
+        ("rule", "conflict", "この指摘はすでに確認済みです。")
+    ]
+    assert list(LintAcknowledgement.objects.values_list("reason", flat=True)) == ["先に確認"]
+
+
+def test_one_missing_perspective_is_acknowledged_without_the_others(demo) -> None:
+    manager = api("manager")
+    missing = [f for f in manager.get(URL).json() if f["rule"] == "perspective-missing"]
+    if not missing:  # the demo tree covers every perspective: make one empty
+        Node.objects.filter(tree=demo, perspective="learning").update(perspective="process")
+        missing = [f for f in manager.get(URL).json() if f["rule"] == "perspective-missing"]
+    first = missing[0]
+    response = manager.post(
+        URL + "acknowledgements/",
+        {"rule": first["rule"], "subject": first["subject"], "reason": "来期に追加"},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    after = {
+        f["subject"]: f["acknowledged"]
+        for f in manager.get(URL).json()
+        if f["rule"] == "perspective-missing"
+    }
+    assert after[first["subject"]]["reason"] == "来期に追加"
+    assert [s for s, ack in after.items() if ack is None] == [
+        f["subject"] for f in missing[1:]
+    ]

@@ -171,3 +171,26 @@ def test_the_digest_run_twice_mails_once(
         "・テレアポ: 訪問数は目標未達のおそれがあります",
         link,
     ]
+
+
+def test_a_user_chooses_the_daily_digest_on_the_notifications_page(client, vendor_user) -> None:
+    client.force_login(vendor_user)
+    page = client.get("/portal/notifications/").content.decode()
+    assert "1日1通" in page
+    assert client.post("/portal/notifications/settings/", {"alert_digest": "1"}).status_code == 302
+    vendor_user.refresh_from_db()
+    assert vendor_user.alert_digest is True
+    client.post("/portal/notifications/settings/", {"alert_digest": "0"})
+    vendor_user.refresh_from_db()
+    assert vendor_user.alert_digest is False
+
+
+def test_preferences_refuse_other_fields_and_write_nothing(vendor_user) -> None:
+    from engagements.services import user_preferences_update
+    from kpi_planner.errors import ServiceError
+
+    with pytest.raises(ServiceError) as caught:
+        user_preferences_update(user=vendor_user, data={"role": "manager", "alert_digest": "yes"})
+    assert set(caught.value.messages_by_field()) == {"role", "alert_digest"}
+    vendor_user.refresh_from_db()
+    assert (vendor_user.role, vendor_user.alert_digest) == ("vendor", False)

@@ -9,7 +9,6 @@ import datetime as dt
 import pytest
 from django.db import transaction
 
-from engagements.services import engagement_update
 from kpi_planner.errors import ServiceError
 from kpitree.models import Node, NodeVersion, Target, ValueAudit
 from kpitree.services import targets_record
@@ -151,55 +150,6 @@ def test_closing_a_review_dates_its_kpis_last_review(
         services.finding_save(
             user=manager, review=review, node=revenue["visits"], hypothesis="x", next_action=""
         )
-
-
-def test_a_phase_change_opens_a_review_with_the_catalogue_proposals(
-    manager, engagement_a, tree, django_capture_on_commit_callbacks
-) -> None:
-    for code, template_code in (
-        ("calls", "call.calls"),
-        ("lists", "call.list_accuracy"),
-        ("scripts", "call.script_reviews"),
-    ):
-        Node.objects.create(
-            tree=tree, code=code, name=code, engagement=engagement_a, template_code=template_code
-        )
-    with django_capture_on_commit_callbacks(execute=True):
-        engagement_update(user=manager, engagement=engagement_a, data={"phase": "expansion"})
-    (review,) = Review.objects.filter(engagement=engagement_a, kind="phase")
-    assert (review.from_phase, review.to_phase, review.status) == (
-        "improvement",
-        "expansion",
-        "open",
-    )
-    proposals = sorted(
-        (d.kind, d.template_code or d.node.template_code) for d in review.decisions.all()
-    )
-    assert proposals == [
-        ("add", "call.appt_rate"),
-        ("add", "call.connect_rate"),
-        ("add", "call.cpa"),
-        ("add", "call.meeting_rate"),
-        ("add", "call.orders"),
-        ("add", "call.retention_rate"),
-        ("add", "call.win_rate"),
-        ("retire", "call.list_accuracy"),
-        ("retire", "call.script_reviews"),
-    ]
-    assert (
-        services.phase_review_open(
-            user=manager, engagement=engagement_a, old_phase="improvement", new_phase="expansion"
-        )
-        is None
-    )  # the same change announced twice: one review
-    add = review.decisions.get(template_code="call.cpa")
-    applied = services.decision_apply(user=manager, decision=add)
-    node = Node.objects.get(pk=applied.node_id)
-    assert (node.template_code, node.engagement, node.tree) == ("call.cpa", engagement_a, tree)
-    retire = review.decisions.get(kind="retire", node__code="scripts")
-    services.decision_apply(user=manager, decision=retire)
-    assert not Node.objects.filter(code="scripts").exists()
-    assert ReviewDecision.objects.filter(review=review, status="applied").count() == 2
 
 
 # -- pages -------------------------------------------------------------------------------------
