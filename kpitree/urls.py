@@ -14,6 +14,7 @@ urlpatterns: list = [
     path("<str:code>/formula-check/", views.formula_check, name="formula_check"),
     path("<str:code>/new-node/", views.node_create, name="node_create"),
     path("<str:code>/archived/", views.archived, name="archived"),
+    path("<str:code>/lint/", views.lint_panel, name="lint_panel"),
     path("<str:code>/lint/acknowledge/", views.lint_acknowledge, name="lint_acknowledge"),
     path(
         "<str:code>/lint/acknowledgements/<int:ack_id>/withdraw/",

@@ -20,6 +20,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from engagements.models import OutsourcingType, Phase
@@ -152,22 +153,10 @@ def _tree_context(request: HttpRequest, tree: Tree) -> dict:
     polls = (
         int(raw_polls) if raw_polls.isascii() and raw_polls.isdigit() and len(raw_polls) <= 3 else 0
     )
-    findings = queries.tree_findings(request.user, tree)
-    badges: dict[str, tuple[int, str]] = {}
-    order = {"error": 0, "warning": 1, "info": 2}
-    for f in findings:
-        if f.node and f.is_open:
-            count, worst = badges.get(f.node, (0, "info"))
-            badges[f.node] = (count + 1, min(worst, f.severity, key=order.__getitem__))
     return {
         "tree": tree,
         "view": data,
-        "lint": {
-            "findings": sorted(findings, key=lambda f: (not f.is_open, order[f.severity])),
-            "errors": sum(1 for f in findings if f.is_open and f.severity == "error"),
-            "warnings": sum(1 for f in findings if f.is_open and f.severity == "warning"),
-            "badges": badges,
-        },
+        "lint": _lint_summary(queries.tree_findings(request.user, tree)),
         "mode": mode,
         "chosen_period": request.GET.get("period", "") if period else "",
         "can_edit": can_manage(request.user),
@@ -180,6 +169,55 @@ def _tree_context(request: HttpRequest, tree: Tree) -> dict:
 @require_GET
 def tree_editor(request: HttpRequest, tree: Tree) -> HttpResponse:
     return render(request, "kpitree/editor.html", _tree_context(request, tree))
+
+
+PANEL_FINDINGS = 30  # findings listed per severity in the editor's design review
+
+
+def _lint_summary(findings: list) -> dict:
+    """The editor's design review: open findings grouped by severity (errors first), the
+    acknowledged ones apart, the open counts, and per node its open count and worst severity."""
+    order = {"error": 0, "warning": 1, "info": 2}
+    labels = {
+        "error": pgettext("design review", "Errors"),
+        "warning": pgettext("design review", "Warnings"),
+        "info": pgettext("design review", "Notes"),
+    }
+    badges: dict[str, tuple[int, str]] = {}
+    groups: dict[str, list] = {severity: [] for severity in order}
+    for f in findings:
+        if not f.is_open:
+            continue
+        groups[f.severity].append(f)
+        if f.node:
+            count, worst = badges.get(f.node, (0, "info"))
+            badges[f.node] = (count + 1, min(worst, f.severity, key=order.__getitem__))
+    return {
+        "findings": findings,
+        # A big tree can have thousands of findings of one kind: the panel lists the first ones
+        # (rendering them all cost most of a 5,000-node editor page), the badges show them all.
+        "groups": [
+            (sev, labels[sev], items[:PANEL_FINDINGS], len(items), len(items) - PANEL_FINDINGS)
+            for sev, items in groups.items()
+            if items
+        ],
+        "acknowledged": [f for f in findings if not f.is_open],
+        "errors": len(groups["error"]),
+        "warnings": len(groups["warning"]),
+        "badges": badges,
+    }
+
+
+@tree_page
+@require_GET
+def lint_panel(request: HttpRequest, tree: Tree) -> HttpResponse:
+    """The design review panel alone: re-fetched after each change in the editor."""
+    ctx = {
+        "tree": tree,
+        "lint": _lint_summary(queries.tree_findings(request.user, tree)),
+        "can_edit": can_manage(request.user),
+    }
+    return render(request, "kpitree/_lint_panel.html", ctx)
 
 
 @tree_page

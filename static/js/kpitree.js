@@ -410,12 +410,22 @@
       const title = $(".kt-panel-title", target);
       const rect = target.getBoundingClientRect();
       if (rect.top < 0 || rect.top > window.innerHeight * 0.8) target.scrollIntoView({ block: "start" });
-      const body = $("[data-focus]", target);
-      const field = body && $("[name='" + body.dataset.focus + "']", body);
-      if (field) field.focus({ preventScroll: false });
-      else if (title) title.focus({ preventScroll: true });
+      if (!focusFixingField(target) && title) title.focus({ preventScroll: true });
     }
   });
+
+  // A design finding's "fix it" link opens the node form with ?focus=<field>: the server puts it
+  // in data-focus (only a field the form has); focus that field and mark its row.
+  function focusFixingField(scope) {
+    const body = $("[data-focus]", scope);
+    const field = body && $("[name='" + body.dataset.focus + "']", body);
+    if (!field) return false;
+    const row = field.closest("p, div, label");
+    if (row) row.classList.add("kt-fixing");
+    field.focus({ preventScroll: false });
+    return true;
+  }
+  focusFixingField(document);  // the form opened as a page of its own (no htmx)
 
   document.addEventListener("htmx:responseError", (event) => {
     const ed = editor();

@@ -211,6 +211,21 @@ def test_one_missing_perspective_is_acknowledged_without_the_others(demo) -> Non
         if f["rule"] == "perspective-missing"
     }
     assert after[first["subject"]]["reason"] == "来期に追加"
-    assert [s for s, ack in after.items() if ack is None] == [
-        f["subject"] for f in missing[1:]
-    ]
+    assert [s for s, ack in after.items() if ack is None] == [f["subject"] for f in missing[1:]]
+
+
+def test_the_panel_groups_open_findings_by_severity_and_links_to_the_fixing_field(
+    client, demo
+) -> None:
+    Node.objects.filter(tree=demo, code="calls").update(engagement=None, owner="")
+    client.force_login(User.objects.get(username="manager"))
+    html = client.get("/trees/FY2026-ACQ/lint/").content.decode()  # the panel alone
+    assert html.index('data-severity="error"') < html.index('data-severity="warning"')
+    assert "エラー1件 · 未対応の警告4件" in html
+    assert 'href="/trees/FY2026-ACQ/nodes/calls/?focus=owner"' in html
+    assert 'href="/trees/FY2026-ACQ/nodes/proposals/targets/"' in html  # no-target
+    assert 'href="/trees/FY2026-ACQ/new-node/?kind=kpi&amp;focus=name"' in html  # no-risk-kpi
+    form = client.get("/trees/FY2026-ACQ/nodes/calls/?focus=owner").content.decode()
+    assert 'data-focus="owner"' in form
+    bogus = client.get("/trees/FY2026-ACQ/nodes/calls/?focus=x'%5D").content.decode()
+    assert "data-focus" not in bogus

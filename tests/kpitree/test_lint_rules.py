@@ -38,15 +38,11 @@ def test_every_catalogue_template_applied_to_a_tree_gives_no_error(
         template_apply(
             user=manager, tree=tree, template=template, parent=kgi, engagement=engagement_a
         )
-        errors = [
-            (f.rule, f.node) for f in tree_findings(manager, tree) if f.severity == "error"
-        ]
+        errors = [(f.rule, f.node) for f in tree_findings(manager, tree) if f.severity == "error"]
         assert errors == [], template.code
 
 
-def test_every_rule_says_what_to_do_and_names_a_field_of_the_node_form(
-    db, manager, tree
-) -> None:
+def test_every_rule_says_what_to_do_and_names_a_field_of_the_node_form(db, manager, tree) -> None:
     form_fields = set(NodeForm(tree=tree, node=Node(tree=tree), user=manager).fields)
     for r in RULES.values():
         assert str(r.advice).strip(), r.id

@@ -80,3 +80,19 @@ def test_it_speaks_japanese() -> None:
         ("M", "測定可能（Measurable）", False),
     ]
     assert items[1].missing == "実績のデータソースを設定してください。"
+
+
+def test_measurable_knows_who_enters_the_actuals_or_what_computes_them() -> None:
+    # "Entered by people" (source "") names no one, unless the KPI has an owner who enters it.
+    assert check(source="")["M"] == (False, "Add the source of the actuals.")
+    assert check(source="", entered_by="営業部")["M"] == (True, "")
+    assert check(source="", computed=True)["M"] == (True, "")
+    assert check(unit="", entered_by="営業部")["M"] == (False, "Add a unit.")
+
+
+def test_achievable_follows_the_target_band_setting() -> None:
+    assert check(benchmark=125.0)["A"] == (True, "")  # target 100: 20 % below 125
+    assert check(benchmark=125.0, far=0.1)["A"] == (
+        False,
+        "The target is far from both the benchmark and the recent actuals.",
+    )
