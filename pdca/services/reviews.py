@@ -15,6 +15,7 @@ engagement lacks (add) and those only the old phase's templates have (retire).
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from engagements.models import Engagement
+from engagements.models import Engagement, Phase
 from kpi_planner.access import can_hold_review
 from kpi_planner.errors import Problem, ServiceError, problems_of
 from kpi_planner.months import parse_month
@@ -393,7 +394,11 @@ def phase_review_open(
     new = phase_kpi_codes(engagement.outsourcing_type, new_phase)
     old = phase_kpi_codes(engagement.outsourcing_type, old_phase)
     have = {n.template_code: n for n in engagement_kpis(engagement) if n.template_code}
-    reason = _("Phase change: %(old)s → %(new)s") % {"old": old_phase, "new": new_phase}
+    phases = dict(Phase.choices)
+    reason = _("Phase change: %(old)s → %(new)s") % {
+        "old": phases.get(old_phase, old_phase),
+        "new": phases.get(new_phase, new_phase),
+    }
     for code in sorted(new - set(have)):
         ReviewDecision.objects.create(
             review=review, kind=DecisionKind.ADD, template_code=code, reason=reason
@@ -420,7 +425,7 @@ class Restatement:
     new_score: float | None
 
 
-RESTATING = {
+RESTATING: dict[str, str] = {
     DecisionKind.CHANGE_TARGET: RestatementReason.TARGET_CHANGED,
     DecisionKind.CHANGE_DEFINITION: RestatementReason.DEFINITION_CHANGED,
 }
@@ -432,7 +437,7 @@ def review_restatements(engagement: Engagement, node: Node | None = None) -> lis
     the new one says why and which KPIs changed): a decision restated a month when the first
     restatement of that month after it was applied names the decision's KPI and its reason is
     the decision's kind (a target change only for the months it changed)."""
-    decisions = (
+    applied = (
         ReviewDecision.objects.filter(
             review__engagement=engagement,
             status=ReviewDecision.Status.APPLIED,
@@ -443,8 +448,8 @@ def review_restatements(engagement: Engagement, node: Node | None = None) -> lis
         .order_by("applied_at", "id")
     )
     if node is not None:
-        decisions = decisions.filter(node=node)
-    decisions = list(decisions)
+        applied = applied.filter(node=node)
+    decisions = list(applied)
     if not decisions:
         return []
     by_period: dict[dt.date, list[ScoreSnapshot]] = {}
@@ -461,7 +466,7 @@ def review_restatements(engagement: Engagement, node: Node | None = None) -> lis
         for period, snaps in by_period.items():
             if months is not None and period not in months:
                 continue
-            for before, snap in zip(snaps, snaps[1:], strict=False):
+            for before, snap in itertools.pairwise(snaps):
                 if snap.taken_at < decision.applied_at or not snap.reason:
                     continue
                 if snap.reason == RESTATING[decision.kind] and decision.node.code in {

@@ -45,13 +45,12 @@ def _visible(context: dict, restatements: list[services.Restatement]) -> list:
 def kpi_versions(context: dict, node: Any) -> dict:
     """The KPI's history, newest first: each definition version (what changed, why, who, when),
     each change of a target with its reason, and the months a review decision restated."""
-    targets = [
-        a
-        for a in ValueAudit.objects.filter(node=node, kind=ValueAudit.Kind.TARGET).select_related(
-            "user"
-        )
-        if a.old_value is not None or a.reason
-    ]
+    # A change replaces a target (a first target is not a change of one).
+    targets = list(
+        ValueAudit.objects.filter(
+            node=node, kind=ValueAudit.Kind.TARGET, old_value__isnull=False
+        ).select_related("user")
+    )
     restated = []
     if node.engagement_id is not None:
         restated = _visible(context, services.review_restatements(node.engagement, node))

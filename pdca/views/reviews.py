@@ -77,6 +77,9 @@ def review_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     nodes = Node.objects.filter(pk__in=[n.pk for n in kpis]).select_related("tree")
     decision_form = DecisionForm(nodes=nodes, prefix="d")
     item_form = ActionItemForm(owners=action_owners(review.engagement), prefix="a")
+    review_form = ReviewForm(
+        initial={f: getattr(review, f) for f in services.REVIEW_FIELDS}, prefix="r"
+    )
     if request.method == "POST":
         if not may_hold:
             raise PermissionDenied
@@ -93,6 +96,14 @@ def review_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
                     )
                 messages.success(request, _("The findings are saved."))
                 return redirect("pdca:review_detail", review.pk)
+            if step == "review":
+                review_form = ReviewForm(request.POST, prefix="r")
+                if review_form.is_valid():
+                    services.review_update(
+                        user=request.user, review=review, data=review_form.cleaned_data
+                    )
+                    messages.success(request, _("The review is updated."))
+                    return redirect("pdca:review_detail", review.pk)
             if step == "decision":
                 decision_form = DecisionForm(request.POST, nodes=nodes, prefix="d")
                 if decision_form.is_valid():
@@ -128,9 +139,9 @@ def review_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
                 return redirect("pdca:review_detail", review.pk)
         except ServiceError as exc:
             refuse_if_forbidden(exc)
-            form = item_form if step == "item" else decision_form
-            if step in ("item", "decision"):
-                add_form_errors(form, exc)
+            forms = {"item": item_form, "decision": decision_form, "review": review_form}
+            if step in forms:
+                add_form_errors(forms[step], exc)
             else:
                 for message in exc.messages:
                     messages.error(request, message)
@@ -142,6 +153,7 @@ def review_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         "items": list(review.actions.select_related("owner")),
         "decision_form": decision_form,
         "item_form": item_form,
+        "review_form": review_form,
         "may_hold": may_hold,
     }
     return render(request, "pdca/reviews/detail.html", ctx)

@@ -12,7 +12,6 @@ from kpitree.catalogue import TreeTemplate
 from kpitree.models import Node, Tree
 from kpitree.services.trees import template_apply
 from pdca.models import Review
-from pdca.services import reviews as services
 from tests.factories import TreeFactory
 
 
@@ -54,7 +53,7 @@ def test_it_proposes_the_new_phases_kpis_and_retires_the_old_ones(
         ("retire", "call.list_accuracy", "proposed"),
         ("retire", "call.script_reviews", "proposed"),
     ]
-    assert {d.reason for d in review.decisions.all()} == {"フェーズ変更: improvement → expansion"}
+    assert {d.reason for d in review.decisions.all()} == {"フェーズ変更: 改善 → 拡大・安定"}
 
 
 def test_the_same_change_announced_twice_opens_one_review(
