@@ -176,8 +176,9 @@ def render(kind: str, recipient: User, context: Mapping) -> tuple[str, str]:
         return _(subject) % values, _(body) % values
 
 
-# Notices a user who chose the daily digest (User.alert_digest) gets in it, not one by one.
-DIGEST_KINDS = frozenset({"kpi_red", "kpi_at_risk"})
+# Notices a user who chose the daily digest (User.alert_digest) gets in it, not one by one: the
+# alerts and the overdue-action reminders.
+DIGEST_KINDS = frozenset({"kpi_red", "kpi_at_risk", "action_overdue"})
 
 
 def create(

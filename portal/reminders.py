@@ -77,6 +77,8 @@ def deliver_once(
     note = _record(key, kind, engagement, period, recipient, extra)
     if note is None:
         return False
+    if note.in_digest:  # its e-mail is the recipient's daily digest (notifications.send_digests)
+        return True
     try:
         notifications.send_email(note.pk)
         ReminderLog.objects.filter(key=key).update(sent_at=timezone.now())

@@ -205,6 +205,39 @@ def test_overdue_actions_are_reminded_once_a_day(
     assert services.actions_remind_overdue(today=dt.date(2026, 11, 13)) == 2
 
 
+def test_an_overdue_reminder_waits_for_the_digest_of_who_chose_it(
+    manager, vendor_user, engagement_a, off_track, mailoutbox
+) -> None:
+    from portal import notifications
+
+    for user, address, digest in (
+        (manager, "mgr@example.jp", False),
+        (vendor_user, "vend@example.jp", True),
+    ):
+        user.email, user.alert_digest = address, digest
+        user.save()
+    services.action_open(
+        user=manager,
+        engagement=engagement_a,
+        source="manual",
+        title="A",
+        owner=vendor_user,
+        due_on=dt.date(2026, 11, 1),
+    )
+    assert services.actions_remind_overdue(today=dt.date(2026, 11, 12)) == 2
+    # The manager is mailed at once; the vendor's notice is in-app now, by e-mail in the digest.
+    assert [m.to for m in mailoutbox] == [["mgr@example.jp"]]
+    note = Notification.objects.get(kind="action_overdue", recipient=vendor_user)
+    assert (note.in_digest, note.emailed_at) == (True, None)
+    mailoutbox.clear()
+    assert notifications.send_digests() == 1
+    assert notifications.send_digests() == 0
+    (mail,) = mailoutbox
+    assert mail.to == ["vend@example.jp"]
+    assert mail.subject == "本日のダイジェスト: アラート1件"
+    assert mail.body.splitlines()[0] == "・テレアポ: 期限を過ぎた未完了のアクション（1件）"
+
+
 # -- pages -------------------------------------------------------------------------------------
 
 
