@@ -8,6 +8,7 @@ from django import forms
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
+from engagements.models import User
 from kpitree.models import Node
 from pdca.models import DecisionKind, ReviewKind
 
@@ -68,12 +69,12 @@ class DecisionForm(forms.Form):
 
 class ActionItemForm(forms.Form):
     title = forms.CharField(label=_("Action item"), max_length=300)
-    owner = forms.ModelChoiceField(label=_("Owner"), queryset=Node.objects.none(), required=False)
+    owner = forms.ModelChoiceField(label=_("Owner"), queryset=User.objects.none(), required=False)
     due_on = forms.DateField(
         label=_("Due"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
     )
 
-    def __init__(self, *args: Any, owners: QuerySet | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, owners: QuerySet[User] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if owners is not None:
             self.fields["owner"].queryset = owners  # type: ignore[attr-defined]

@@ -28,12 +28,13 @@ from kpi_planner.access import (
     get_visible_or_404,
     nodes_for,
 )
-from kpi_planner.errors import ServiceError, add_form_errors, refuse_if_forbidden
+from kpi_planner.errors import ServiceError, refuse_if_forbidden
 from kpi_planner.months import parse_month
 from kpitree.models import Node
 from pdca.forms.actions import ActionEditForm, ActionForm
 from pdca.models import Action
 from pdca.services import actions as services
+from pdca.views import form_write
 
 
 @login_required
@@ -87,19 +88,18 @@ def action_create(request: AuthenticatedHttpRequest) -> HttpResponse:
         initial["title"] = _("Bring %(kpi)s back on track") % {"kpi": node.name}
     form = ActionForm(request.POST or None, initial=initial, owners=action_owners(engagement))
     if request.method == "POST" and form.is_valid():
-        try:
-            action = services.action_open(
+        action = form_write(
+            form,
+            lambda: services.action_open(
                 user=request.user,
                 engagement=engagement,
                 node=node,
                 source=source,
                 period=period,
                 **form.cleaned_data,
-            )
-        except ServiceError as exc:
-            refuse_if_forbidden(exc)
-            add_form_errors(form, exc)
-        else:
+            ),
+        )
+        if action is not None:
             messages.success(request, _("The action is open."))
             return redirect("pdca:action_detail", action.pk)
     ctx = {"form": form, "engagement": engagement, "node": node, "source": source, "period": period}
@@ -127,12 +127,13 @@ def action_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         if not may_edit:
             raise PermissionDenied
         if form.is_valid():
-            try:
-                services.action_update(user=request.user, action=action, data=form.cleaned_data)
-            except ServiceError as exc:
-                refuse_if_forbidden(exc)
-                add_form_errors(form, exc)
-            else:
+            saved = form_write(
+                form,
+                lambda: services.action_update(
+                    user=request.user, action=action, data=form.cleaned_data
+                ),
+            )
+            if saved is not None:
                 messages.success(request, _("The action is saved."))
                 return redirect("pdca:action_detail", action.pk)
     ctx = {

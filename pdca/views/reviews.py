@@ -30,6 +30,7 @@ from pdca.forms.reviews import ActionItemForm, DecisionForm, ReviewForm
 from pdca.models import Action, ReviewDecision
 from pdca.services import actions as action_services
 from pdca.services import reviews as services
+from pdca.views import form_write
 
 if TYPE_CHECKING:
     from kpi_planner.access import AuthenticatedHttpRequest
@@ -47,14 +48,13 @@ def review_list(request: AuthenticatedHttpRequest, code: str) -> HttpResponse:
         if request.POST.get("tree"):
             tree = get_visible_or_404(trees_for(request.user), code=request.POST["tree"])
         if form.is_valid():
-            try:
-                review = services.review_create(
+            review = form_write(
+                form,
+                lambda: services.review_create(
                     user=request.user, engagement=engagement, tree=tree, **form.cleaned_data
-                )
-            except ServiceError as exc:
-                refuse_if_forbidden(exc)
-                add_form_errors(form, exc)
-            else:
+                ),
+            )
+            if review is not None:
                 messages.success(request, _("The review is recorded."))
                 return redirect("pdca:review_detail", review.pk)
     ctx = {
