@@ -36,6 +36,7 @@ if TYPE_CHECKING:
         Vendor,
     )
     from kpitree.models import ImportJob, Node, Tree
+    from money.models import RuleSet, Statement
     from pdca.models import Action, Alert, Review
 
     AnyUser = User | AnonymousUser
@@ -279,6 +280,29 @@ def action_owners(engagement: Engagement) -> QuerySet[User]:
 def alerts_for(user: AnyUser) -> QuerySet[Alert]:
     """Alerts on the KPIs the user sees."""
     return _model("pdca.Alert").objects.filter(node__in=nodes_for(user))
+
+
+# -- money (issue 14) -------------------------------------------------------------------------------
+
+
+def statements_for(user: AnyUser) -> QuerySet[Statement]:
+    """Monthly statements of the engagements the user sees (a vendor sees its own)."""
+    return _model("money.Statement").objects.filter(engagement__in=engagements_for(user))
+
+
+def rule_sets_for(user: AnyUser) -> QuerySet[RuleSet]:
+    """SLA rule sets: the adopted ones of the engagements the user sees (the vendor agreed to
+    them); drafts only for those who read across vendors (managers, supervisors, global viewers)."""
+    qs = _model("money.RuleSet").objects.filter(engagement__in=engagements_for(user))
+    return qs if sees_everything(user) else qs.filter(status="adopted")
+
+
+def can_answer_statement(user: AnyUser, engagement: Engagement) -> bool:
+    """May accept a statement or dispute its lines: the users of the engagement's vendor."""
+    vendor_id = _vendor_id(user)
+    return (
+        role_of(user) == Role.VENDOR and vendor_id is not None and vendor_id == engagement.vendor_id
+    )
 
 
 # -- looking up what a user typed (access audit) ----------------------------------------------------

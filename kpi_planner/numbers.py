@@ -11,7 +11,9 @@ Display has one function per rule, in the reader's language (Django's separators
 - `value(value, unit)`: a KPI value with only the decimals it needs and its unit
   (3,000件, 12.5%, 0.35); yen as whole yen (`yen`);
 - `yen(value)`: 10,000,000円 in Japanese, ¥10,000,000 in English;
-- `pct(value, digits)`: fixed decimals and "%"; `change(value)`: the same, signed (+4.0%).
+- `pct(value, digits)`: fixed decimals and "%"; `change(value)`: the same, signed (+4.0%);
+- `signed_yen(value)`: an adjustment of money, signed (+50,000円); `round_yen` is money's one
+  rounding rule (half away from zero, once, on an exact total).
 A missing value (None or NaN) is "—" in all of them. `Numbers` looks the separators up once,
 for pages that format thousands of values.
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import math
 import unicodedata
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.utils import formats
@@ -116,6 +119,17 @@ class Numbers:
         amount = self._grouped(round(value), 0)
         return f"¥{amount}" if self.english else f"{amount}円"
 
+    def signed_yen(self, value: Any) -> str:
+        """An adjustment of money, signed, in whole yen or with the sen it has:
+        +50,000円 / -9,999.99円 (English: +¥50,000)."""
+        if is_missing(value):
+            return MISSING
+        exact = Decimal(str(value))
+        digits = 0 if exact == exact.to_integral_value() else 2
+        amount = self._grouped(abs(exact), digits)
+        sign = "+" if exact > 0 else "-" if exact < 0 else ""
+        return f"{sign}¥{amount}" if self.english else f"{sign}{amount}円"
+
     def value(self, value: Any, unit: str = "") -> str:
         """A KPI value with only the decimals it needs and its unit: 10,000,000円 /
         ¥10,000,000, 2.5%, 3,000件 (3,000 items in English), 0.35."""
@@ -152,6 +166,16 @@ def yen(value: Any) -> str:
 
 def value(value: Any, unit: str = "") -> str:
     return Numbers().value(value, unit)
+
+
+def signed_yen(value: Any) -> str:
+    return Numbers().signed_yen(value)
+
+
+def round_yen(amount: Decimal | int) -> int:
+    """Money's one rounding rule: to whole yen, half away from zero (四捨五入), applied once,
+    to a total computed exactly (money.engine)."""
+    return int(Decimal(amount).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def pct(value: Any, digits: int = 1) -> str:

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "kpitree",
     "scorecard",
     "portal",
+    "money",
     "pdca",
 ]
 
@@ -317,6 +318,13 @@ CELERY_BEAT_SCHEDULE["pdca-alert-digest"] = {
 CELERY_BEAT_SCHEDULE["pdca-overdue-actions"] = {
     "task": "pdca.remind_overdue_actions",
     "schedule": crontab(hour=9, minute=5),
+}
+
+# Money: the sweep that brings every statement up to date (one is also computed when a month is
+# approved), nightly at 02:30.
+CELERY_BEAT_SCHEDULE["money-statements-sweep"] = {
+    "task": "money.compute_statements",
+    "schedule": crontab(hour=2, minute=30),
 }
 
 REST_FRAMEWORK = {

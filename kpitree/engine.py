@@ -312,6 +312,17 @@ class TreePlan:
         return ach, status.astype(np.int64)
 
 
+def achievement_of(actual: float | None, target: float | None, down: bool = False) -> float | None:
+    """One value's achievement (%), by the rule of `TreePlan.achievement`: actual ÷ target × 100,
+    target ÷ actual × 100 when lower is better; None when it is missing or not finite."""
+    if actual is None or target is None:
+        return None
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ach = np.divide(target, actual) if down else np.divide(actual, target)
+    value = float(ach) * 100.0
+    return value if np.isfinite(value) else None
+
+
 def _keep(explicit: np.ndarray | None, rows: np.ndarray, derived: np.ndarray) -> np.ndarray:
     if explicit is None:
         return derived

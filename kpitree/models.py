@@ -140,6 +140,11 @@ class Source(models.TextChoices):
     MANUAL = "", _("Entered by people")
     PROPOSAL_COUNT = "proposal_count", _("Improvement proposals submitted (count)")
     PROPOSAL_ADOPTION = "proposal_adoption", _("Improvement proposals adopted (%)")
+    # Fed by money (its README section): the engagement's cost and what it returns.
+    MONEY_COST = "money_cost", _("Outsourcing cost (JPY): fee and extra charges")
+    MONEY_ROI = "money_roi", _("ROI (%): (gain − cost) ÷ cost")
+    MONEY_CPA = "money_cpa", _("CPA (JPY): cost ÷ acquired customers")
+    MONEY_GAIN_RATIO = "money_gain_ratio", _("Gain per cost (%): gain ÷ cost")
 
 
 class ActiveNodeManager(models.Manager):

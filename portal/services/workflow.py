@@ -26,7 +26,7 @@ from kpi_planner.access import can_manage, can_report
 from kpi_planner.months import current_month, last_reportable_month, month_add
 from kpitree.models import Actual
 from kpitree.services import has_nul, nul_message
-from portal import notifications
+from portal import events, notifications
 from portal.queries import missing_inputs
 from portal.services.errors import WorkflowError
 from portal.services.proposals import proposal_feed
@@ -100,6 +100,17 @@ def _step(
         user=user,
         at=now,
     )
+    if SubmissionStatus.APPROVED in (old, new):
+        engagement_id, period = sub.engagement_id, sub.period
+        transaction.on_commit(
+            lambda: events.month_lock_changed.send(
+                sender=Submission,
+                engagement_id=engagement_id,
+                period=period,
+                approved=new == SubmissionStatus.APPROVED,
+                user=user,
+            )
+        )
     return sub
 
 
