@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "scorecard",
     "portal",
     "money",
+    "sourcing",
     "pdca",
 ]
 

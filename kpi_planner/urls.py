@@ -30,6 +30,8 @@ urlpatterns = [
     path("trees/", include("kpitree.urls")),
     path("scorecards/", include("scorecard.urls")),
     path("pdca/", include("pdca.urls")),
+    path("money/", include("money.urls")),
+    path("sourcing/", include("sourcing.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/auth/token/", TokenLoginView.as_view(), name="api-token"),
     path("api/v1/actuals/bulk/", kpitree_api.actuals_bulk, name="actuals-bulk"),
@@ -59,6 +61,8 @@ urlpatterns = [
         name="tree-lint-acknowledgement",
     ),
     path("api/v1/engagements/<str:code>/scorecard/", include("scorecard.api_urls")),
+    path("api/v1/money/", include("money.api_urls")),
+    path("api/v1/sourcing/", include("sourcing.api_urls")),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves Swagger UI's start-up script as a file of its own (?script): the
