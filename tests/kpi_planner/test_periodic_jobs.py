@@ -55,6 +55,10 @@ RUN_TWICE_TESTS = {
         "tests.pdca.test_actions",
         "test_overdue_actions_are_reminded_once_a_day",
     ),
+    "money.compute_statements": (
+        "tests.money.test_statements",
+        "test_the_statements_sweep_run_twice_writes_them_once",
+    ),
     "kpi_planner.purge_idempotency_records": (
         "tests.api.test_idempotency",
         "test_records_expire_after_24_hours",

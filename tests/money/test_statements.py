@@ -308,3 +308,13 @@ def test_a_charge_in_an_agreed_month_is_refused(sla, vendor_user) -> None:
             description="追加リスト",
         )
     assert exc.value.problems[0].code == "locked"
+
+
+def test_the_statements_sweep_run_twice_writes_them_once(sla) -> None:
+    from money import tasks
+
+    sla.rules()
+    sla.month("2026-04", appts=95)  # approved after the rules: the sweep catches it
+    assert tasks.compute_statements() == {"created": 1, "updated": 0, "unchanged": 0, "locked": 0}
+    assert tasks.compute_statements() == {"created": 0, "updated": 0, "unchanged": 1, "locked": 0}
+    assert StatementEvent.objects.count() == 1
