@@ -31,10 +31,13 @@ from engagements.models import (
 from kpi_planner import demo as demo_scenario
 from kpitree import services as tree_services
 from kpitree.models import Actual, Node, Target, Tree
+from pdca.models import Action, ActionEvent, DecisionKind, Review, ReviewDecision
+from pdca.services import actions as action_services
+from pdca.services import reviews as review_services
 from portal import services as engagement_services
 from tests.factories import UserFactory
 
-APPS = ("kpitree", "portal", "scorecard", "engagements")
+APPS = ("kpitree", "portal", "scorecard", "engagements", "pdca")
 ROLES = ("manager", "supervisor", "vendor", "vendor_ads", "viewer", "viewer_ads")
 VENDOR_OF = {"vendor": "callnavi", "vendor_ads": "adbridge", "viewer_ads": "adbridge"}
 OTHER = {"callnavi": "adbridge", "adbridge": "callnavi"}
@@ -52,6 +55,9 @@ class Objects:
     funnel: tuple[str, str]  # a formula node of this vendor that is a funnel
     proposal: int
     notification: int
+    action: int
+    review: int
+    decision: int
 
 
 def _seed() -> dict[str, Objects]:
@@ -108,9 +114,9 @@ def _seed() -> dict[str, Objects]:
     adbridge = Vendor.objects.get(code="adbridge")
     UserFactory(username="viewer_ads", role=Role.VIEWER, vendor=adbridge, raw_password="pw")
     out = {}
-    for vendor, user, code in (
-        ("callnavi", User.objects.get(username="vendor"), "CALL-2026"),
-        ("adbridge", ads, "ADS-2026"),
+    for vendor, user, code, (tree, node) in (
+        ("callnavi", User.objects.get(username="vendor"), "CALL-2026", ("FY2026-ACQ", "calls")),
+        ("adbridge", ads, "ADS-2026", ("FY2026-REV", "visits")),
     ):
         engagement = Engagement.objects.get(code=code)
         proposal = engagement_services.proposal_submit(
@@ -118,13 +124,32 @@ def _seed() -> dict[str, Objects]:
         )
         note = Notification.objects.filter(recipient=user).first()
         assert note is not None, f"the demo gives {user.username} no notice"
+        kpi = Node.objects.get(tree__code=tree, code=node)
+        action = action_services.action_open(
+            user=manager,
+            engagement=engagement,
+            source=Action.Source.MANUAL,
+            title="架電リストを入れ替える",
+            due_on=dt.date(2026, 11, 30),
+            owner=user,
+        )
+        review = review_services.review_create(
+            user=manager, engagement=engagement, kind="monthly", held_on=dt.date(2026, 11, 5)
+        )
+        # "keep": applying it (the manager's POST below) changes nothing else the sweep reads.
+        decision = review_services.decision_add(
+            user=manager, review=review, kind=DecisionKind.KEEP, node=kpi
+        )
         out[vendor] = Objects(
             engagement=code,
             tree="CALL-PLAN" if vendor == "callnavi" else "FY2026-REV",
-            node=("FY2026-ACQ", "calls") if vendor == "callnavi" else ("FY2026-REV", "visits"),
+            node=(tree, node),
             funnel=("FY2026-ACQ", "orders") if vendor == "callnavi" else ("ADS-PLAN", "leads"),
             proposal=proposal.pk,
             notification=note.pk,
+            action=action.pk,
+            review=review.pk,
+            decision=decision.pk,
         )
     return out
 
@@ -176,7 +201,9 @@ def _url(namespace: str, pattern: URLPattern, objs: Objects) -> str:
         elif name == "period":
             kwargs[name] = "2026-10"
         elif name == "pk":
-            kwargs[name] = objs.notification if "notification" in pattern.name else objs.proposal
+            kwargs[name] = _pk(pattern.name or "", objs)
+        elif name == "step":
+            kwargs[name] = "apply"
         elif name == "fmt":
             kwargs[name] = "csv" if pattern.name == "template" else "xlsx"
         elif name == "version":
@@ -186,6 +213,13 @@ def _url(namespace: str, pattern: URLPattern, objs: Objects) -> str:
         else:  # a new keyword: teach this test about it
             raise AssertionError(f"no value for <{name}> in {namespace}:{pattern.name}")
     return reverse(f"{namespace}:{pattern.name}", kwargs=kwargs)
+
+
+def _pk(name: str, objs: Objects) -> int:
+    for word in ("notification", "action", "review", "decision"):
+        if name.startswith(word) or f"_{word}" in name:
+            return getattr(objs, word)
+    return objs.proposal
 
 
 def _names_an_object(pattern: URLPattern) -> bool:
@@ -220,7 +254,10 @@ def own_inbox(pattern: URLPattern) -> bool:
 
 
 def _counts() -> dict[str, int]:
-    models = (Actual, Target, Node, Tree, Submission, SubmissionEvent, ImprovementProposal)
+    models = (
+        *(Actual, Target, Node, Tree, Submission, SubmissionEvent, ImprovementProposal),
+        *(Action, ActionEvent, Review, ReviewDecision),
+    )
     return {m.__name__: m.objects.count() for m in models}
 
 
@@ -372,7 +409,8 @@ def test_it_answers_404_to_unknown_codes_in_urls(demo) -> None:
                 wrong = wrong.replace(f"/{code}/", f"/{unknown}/").replace(
                     f"/{code}.", f"/{unknown}."
                 )
-            for pk in (demo["callnavi"].proposal, demo["callnavi"].notification):
+            objs = demo["callnavi"]
+            for pk in (objs.proposal, objs.notification, objs.action, objs.review, objs.decision):
                 wrong = wrong.replace(f"/{pk}/", "/99999999999999999999999/")
             for status in (client.get(wrong).status_code, client.post(wrong).status_code):
                 if status not in HIDDEN:
