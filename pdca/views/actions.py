@@ -16,7 +16,7 @@ from django.urls import URLPattern, path
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 if TYPE_CHECKING:
     from kpi_planner.access import AuthenticatedHttpRequest
@@ -38,6 +38,7 @@ from pdca.views import form_write
 
 
 @login_required
+@require_GET
 def action_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     actions = actions_for(request.user).select_related("engagement", "node__tree", "owner")
     engagement_code = request.GET.get("engagement", "")

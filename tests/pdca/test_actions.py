@@ -293,3 +293,12 @@ def test_the_action_page_in_english_shows_its_history(
     assert "History" in html and "Opened" in html and "Fix the list" in html
     assert 'name="evidence"' not in html  # no edit form for a viewer
     assert client.post(f"/pdca/actions/{action.pk}/", {"title": "y"}).status_code == 403
+
+
+def test_the_action_list_answers_a_post_with_405_and_writes_nothing(
+    client, viewer, engagement_a, off_track
+) -> None:
+    # The list is a page of filters (GET): a POST is no write it could take, for any role.
+    client.force_login(viewer)
+    response = client.post("/pdca/actions/", {"title": "y", "engagement": "CALL-1"})
+    assert (response.status_code, Action.objects.count()) == (405, 0)
