@@ -100,7 +100,11 @@ class RuleSet(models.Model):
     )
     # The month's total adjustment is held within ± this share of the fee (None: no cap).
     cap_pct = models.DecimalField(
-        _("monthly cap (% of the fee)"), max_digits=6, decimal_places=2, null=True, blank=True
+        _("monthly cap, share of the fee (%)"),
+        max_digits=6,
+        decimal_places=2,
+        null=True,
+        blank=True,
     )
     # A month's net credit is returned when the next N months are all green (0: no earn-back).
     earn_back_months = models.PositiveSmallIntegerField(
@@ -169,7 +173,9 @@ class Band(models.Model):
     upper = models.DecimalField(
         _("below (%)"), max_digits=8, decimal_places=2, null=True, blank=True
     )
-    pct_of_fee = models.DecimalField(_("adjustment (% of the fee)"), max_digits=6, decimal_places=2)
+    pct_of_fee = models.DecimalField(
+        _("adjustment, share of the fee (%)"), max_digits=6, decimal_places=2
+    )
 
     class Meta:
         ordering = ["rule", "lower"]

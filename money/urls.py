@@ -1,5 +1,6 @@
-from django.urls import path  # noqa: F401
+"""The money pages, under /money/ (money.views lists its routes)."""
+
+from money import views
 
 app_name = "money"
-
-urlpatterns: list = []
+urlpatterns = views.urlpatterns

@@ -40,3 +40,21 @@ def number(value: float | int | None, digits: int = 0) -> str:
 def kpi_value(value: float | int | None, unit: str = "") -> str:
     """A KPI value with only the decimals it needs and its unit: 3,000件, 12.5%, 10,000,000円."""
     return numbers.value(value, unit)
+
+
+@register.filter
+def signed_yen(value: int | Decimal | float | None) -> str:
+    """An adjustment of money, signed: '+50,000円' / '-¥30,000' (the sen kept when it has them)."""
+    return numbers.signed_yen(value)
+
+
+@register.filter
+def pct(value: float | None, digits: int = 1) -> str:
+    """A percentage with fixed decimals: 88.3%."""
+    return numbers.pct(value, digits)
+
+
+@register.filter
+def as_pct(fraction: float | None, digits: int = 1) -> str:
+    """A ratio written as a percentage: 4.0 → 400.0% (ROI, gain per cost)."""
+    return numbers.pct(None if numbers.is_missing(fraction) else fraction * 100, digits)

@@ -146,7 +146,7 @@ def _clean_bands(raw: Any, i: int, problems: list[Problem]) -> list[engine.BandS
         if pct is not None and abs(pct) > 100:
             problems.append(
                 Problem(
-                    _("An adjustment is at most 100 % of the fee."),
+                    _("An adjustment is at most the whole fee (100 percent)."),
                     field=f"{field}[{j}].pct_of_fee",
                 )
             )

@@ -53,6 +53,11 @@ def test_adopting_rules_computes_the_statements_of_approved_months(sla) -> None:
     assert text == (
         "アポ数 achieved 112.0%, in the band 110 % or more: +5 % of the fee ¥1,000,000 = +¥50,000."
     )
+    with translation.override("ja"):
+        text = engine.explain(line.reason, line.params)
+    assert text == (
+        "アポ数の達成率は112.0%で、区分「110%以上」に該当: 月額報酬1,000,000円の+5% = +50,000円。"
+    )
 
 
 def test_an_approved_month_gets_its_statement_from_the_worker(
