@@ -305,6 +305,14 @@ def can_answer_statement(user: AnyUser, engagement: Engagement) -> bool:
     )
 
 
+def tenders_for(user: AnyUser) -> QuerySet:
+    """Sourcing rounds (相見積もり) and their proposals: read by those who read across vendors
+    (managers, supervisors, global viewers); a vendor, or a viewer bound to one, sees none (a
+    candidate must not see its competitors' prices)."""
+    qs = _model("sourcing.Tender").objects.all()
+    return qs if sees_everything(user) else qs.none()
+
+
 # -- looking up what a user typed (access audit) ----------------------------------------------------
 
 
