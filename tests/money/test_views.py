@@ -137,3 +137,24 @@ def test_the_vendor_disputes_and_the_manager_answers_on_the_statement_page(
     page = client_for(vendor_user, language).get(reverse("money:statement", args=[statement.pk]))
     assert statement.status == "agreed"
     assert ("合意済み" if language == "ja" else "Agreed") in page.content.decode()
+
+
+def test_the_vendor_home_lists_the_statements_waiting_for_it(
+    sla, vendor_user, other_vendor_user
+) -> None:
+    sla.month("2026-04", appts=95)
+    sla.rules()
+    home = client_for(vendor_user, "en").get(reverse("portal:home")).content.decode()
+    other = client_for(other_vendor_user, "en").get(reverse("portal:home")).content.decode()
+    assert "Statements waiting for you" in home
+    assert "-¥30,000" in home
+    assert "Statements waiting for you" not in other
+
+
+def test_the_scorecard_links_to_the_money_page(sla, manager) -> None:
+    sla.month("2026-04", appts=95)
+    sla.rules()
+    page = client_for(manager, "en").get(reverse("scorecard:engagement", args=["CALL-SLA"]))
+    html = page.content.decode()
+    assert "Latest statement April 2026: -¥30,000 (Awaiting the vendor)." in html
+    assert reverse("money:engagement", args=["CALL-SLA"]) in html
