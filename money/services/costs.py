@@ -24,7 +24,7 @@ from kpi_planner.access import can_manage
 from kpi_planner.errors import Problem, ServiceError
 from kpi_planner.months import current_month, month_range, parse_month
 from kpi_planner.numbers import parse_number
-from kpitree.models import Actual, Node, RollupRule, Source
+from kpitree.models import Actual, Grain, Node, Rollup, RollupRule, Source
 from kpitree.services import RecordError, actuals_record, has_nul, nul_message
 from money.models import Charge, MoneySettings, Statement
 from money.services.rules import _engagement_node, forbidden
@@ -164,6 +164,26 @@ def fed_value(source: str, cost: int, gain: float | None, acquired: float | None
     return gain / cost * 100  # MONEY_GAIN_RATIO
 
 
+def _measured(
+    node_ids: list[int], months: list[dt.date]
+) -> dict[tuple[int | None, dt.date], float | None]:
+    """The gain and acquired values of the months: the actual when one is entered (it is current
+    at once), else the monthly rollup (a formula node has no actuals of its own)."""
+    values: dict[tuple[int | None, dt.date], float | None] = {
+        (node_id, period): value
+        for node_id, period, value in Rollup.objects.filter(
+            node_id__in=node_ids, grain=Grain.MONTH, period__in=months, actual__isnull=False
+        ).values_list("node_id", "period", "actual")
+    }
+    values.update(
+        ((node_id, period), value)
+        for node_id, period, value in Actual.objects.filter(
+            node_id__in=node_ids, period__in=months
+        ).values_list("node_id", "period", "value")
+    )
+    return values
+
+
 def money_feed(
     *, user: User, engagement: Engagement, months: Iterable[dt.date] | None = None
 ) -> int:
@@ -195,12 +215,7 @@ def money_feed(
     measured = (
         [n for n in (settings.gain_node_id, settings.acquired_node_id) if n] if settings else []
     )
-    values = {
-        (node_id, period): value
-        for node_id, period, value in Actual.objects.filter(
-            node_id__in=measured, period__in=wanted
-        ).values_list("node_id", "period", "value")
-    }
+    values = _measured(measured, wanted)
     costs = monthly_costs(engagement, wanted)
     rows = []
     for node in nodes:
