@@ -21,6 +21,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from kpi_planner import numbers
@@ -372,6 +373,7 @@ def statement_pdf(statement: Statement) -> bytes:
         bottomMargin=15 * mm,
         title=_title(statement),
         author="KPI Planner",
+        lang=get_language(),
     )
     e, period = statement.engagement, statement.period
 

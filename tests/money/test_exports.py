@@ -234,3 +234,27 @@ def test_the_filename_names_the_engagement_and_the_month(sla, vendor_user) -> No
     statement = agreed_april(sla, vendor_user)
     assert statement_filename(statement, "xlsx") == "statement-CALL-SLA-2026-04.xlsx"
     assert statement_filename(statement, "pdf") == "statement-CALL-SLA-2026-04.pdf"
+
+
+def test_it_lists_the_cap_as_a_line_of_its_own(sla) -> None:
+    sla.month("2026-04", appts=95)
+    sla.rules(cap_pct="2")
+    statement = Statement.objects.get(period=APR)
+    with translation.override("en"):
+        sheet = sheet_of(statement_xlsx(statement))
+    assert [c.value for c in sheet[15]] == [
+        "Cap",
+        None,
+        None,
+        None,
+        None,
+        10_000,
+        "The month's total -¥30,000 is held within ± 2 % of the fee (¥20,000).",
+        None,
+        None,
+    ]
+    assert [sheet["B10"].value, sheet["B11"].value, sheet["F16"].value] == [
+        -20_000,
+        980_000,
+        -20_000,
+    ]
