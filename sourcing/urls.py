@@ -1,5 +1,6 @@
-from django.urls import path  # noqa: F401
+"""The sourcing pages, under /sourcing/ (sourcing.views lists its routes)."""
+
+from sourcing import views
 
 app_name = "sourcing"
-
-urlpatterns: list = []
+urlpatterns = views.urlpatterns
