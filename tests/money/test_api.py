@@ -520,3 +520,106 @@ def test_the_schema_describes_every_money_endpoint(manager) -> None:
         for op in ops.values()
     }
     assert tags == {("money",)}
+
+
+# -- hostile input: never a 500 ----------------------------------------------------------------------
+
+HOSTILE = [
+    None,
+    True,
+    -1,
+    0,
+    10**30,
+    -(10**400),
+    1.5,
+    1e308,
+    "",
+    " ",
+    "\x00",
+    "a\x00b",
+    "²",
+    "١٢",
+    "9" * 400,
+    "x" * 3000,
+    "2026-04\x00",
+    [],
+    {},
+    [None],
+    {"node": "\x00"},
+    "appts",
+]
+
+
+def _bodies(sla, statement: Statement, rule_set: RuleSet, charge: Charge, relief: Relief):
+    rule = {"node": "appts", "min_volume_node": "calls", "min_volume": 1, "bands": ISSUE_BANDS}
+    rules = {"name": "x", "effective_from": "2026-08", "rules": [rule]}
+    band = dict(ISSUE_BANDS[0])
+    s = f"{BASE}/statements/{statement.pk}"
+    return [
+        ("put", f"{ENGAGEMENT}/", {"gain_node": "gain", "acquired_node": "orders"}),
+        ("post", f"{ENGAGEMENT}/charges/", {"period": "2026-05", "amount": 1, "description": "x"}),
+        ("post", f"{ENGAGEMENT}/charges/{charge.pk}/void/", {"reason": "x"}),
+        ("post", f"{ENGAGEMENT}/reliefs/", {"period": "2026-05", "node": "appts", "reason": "x"}),
+        ("post", f"{ENGAGEMENT}/rule-sets/", {**rules, "cap_pct": "5", "earn_back_months": 1}),
+        ("post", f"{ENGAGEMENT}/rule-sets/", {**rules, "rules": [{**rule, "bands": [band]}]}),
+        ("put", f"{BASE}/rule-sets/{rule_set.pk}/", {**rules, "note": "x"}),
+        ("post", f"{s}/dispute/", {"line": 0, "comment": "x"}),
+        ("post", f"{s}/resolve/", {"line": 0, "resolution": "x"}),
+        ("post", f"{s}/reopen/", {"reason": "x"}),
+    ]
+
+
+def _with(body: dict, path: tuple, value) -> dict:
+    """`body` with the value at `path` (keys and list positions) replaced."""
+    import copy
+
+    out = copy.deepcopy(body)
+    target = out
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    return out
+
+
+def _paths(value, prefix=()):
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield (*prefix, key)
+            yield from _paths(item, (*prefix, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield (*prefix, i)
+            yield from _paths(item, (*prefix, i))
+
+
+@pytest.mark.slow
+def test_it_never_answers_500_to_hostile_values(sla, vendor_user, settings) -> None:
+    # Some 2,000 requests within seconds: no rate limit in the way.
+    settings.API_THROTTLE_RATES = {**settings.API_THROTTLE_RATES, "token": "100000/min"}
+    sla.month("2026-04", appts=95)
+    sla.rules()
+    statement = Statement.objects.get()
+    draft = RuleSet.objects.create(
+        engagement=sla.engagement, name="案", effective_from=dt.date(2026, 9, 1)
+    )
+    charge = Charge.objects.create(
+        engagement=sla.engagement, period=dt.date(2026, 6, 1), amount=1, description="x"
+    )
+    relief = Relief.objects.create(
+        engagement=sla.engagement, period=dt.date(2026, 6, 1), reason="x"
+    )
+    clients = {"manager": api(sla.manager), "vendor": api(vendor_user)}
+    failures = []
+    for method, url, body in _bodies(sla, statement, draft, charge, relief):
+        for path in list(_paths(body)):
+            for value in HOSTILE:
+                # The vendor answers statements; the manager does the rest.
+                who = "vendor" if url.endswith("/dispute/") else "manager"
+                r = getattr(clients[who], method)(url, _with(body, path, value), format="json")
+                if r.status_code >= 500:
+                    failures.append((who, method, url, path, value, r.status_code))
+        for raw in (b"null", b"[]", b'"x"', b"1", b"[{}]"):
+            r = getattr(clients["manager"], method)(url, raw, content_type="application/json")
+            if r.status_code != 400:
+                failures.append(("manager", method, url, raw, r.status_code))
+    assert failures == []
