@@ -215,8 +215,8 @@ class ComparisonSerializer(serializers.Serializer):
 
 RULE = _(
     "Realistic proposals first, by the lowest cost per unit of outcome (monthly price ÷ promised "
-    "outcome); a proposal promising more than 150 % of a benchmark or of past results of similar "
-    "engagements is unrealistic and ranks after them."
+    "outcome); a proposal promising more than 1.5 times a benchmark or the past results of "
+    "similar engagements is unrealistic and ranks after them."
 )
 
 
