@@ -10,9 +10,11 @@ import pytest
 import time_machine
 from rest_framework.test import APIClient
 
+from engagements.services import token_create
 from money.models import Charge, MoneySettings, Relief, Rule, RuleSet, Statement, StatementEvent
 from tests.api.conftest import client_for as token_client
 from tests.api.helpers import counts, errors_of
+from tests.api.test_schemathesis import CHECKS, _wsgi_in_the_test_transaction, app_schema  # noqa: F401 - a fixture
 from tests.money.conftest import ISSUE_BANDS
 
 BASE = "/api/v1/money"
@@ -623,3 +625,108 @@ def test_it_never_answers_500_to_hostile_values(sla, vendor_user, settings) -> N
             if r.status_code != 400:
                 failures.append(("manager", method, url, raw, r.status_code))
     assert failures == []
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("_wsgi_in_the_test_transaction")
+def test_every_answer_matches_the_schema(sla, vendor_user) -> None:
+    """Each endpoint, over real rows (the schemathesis run of tests/api has no money rows): its
+    status is one it documents and its body matches the documented one."""
+    sla.month("2026-04", appts=95, gain=5_000_000, orders=50)
+    sla.month("2026-05", appts=80)
+    adopted = sla.rules(cap_pct="5", earn_back_months=1)
+    manager, vendor = (
+        f"Token {token_create(user=u, name='t')[1]}" for u in (sla.manager, vendor_user)
+    )
+    schema = app_schema()
+    statement = Statement.objects.order_by("period").first()
+    assert statement is not None
+    code = {"code": "CALL-SLA"}
+    s = {"statement_id": statement.pk}
+    steps: list[tuple[str, str, dict, object, str]] = [
+        (
+            "PUT",
+            "/engagements/{code}/",
+            code,
+            {"gain_node": "gain", "acquired_node": "orders"},
+            manager,
+        ),
+        ("GET", "/engagements/{code}/", code, None, vendor),
+        (
+            "POST",
+            "/engagements/{code}/charges/",
+            code,
+            {"period": "2026-05", "amount": -5000, "description": "値引き"},
+            manager,
+        ),
+        ("GET", "/engagements/{code}/charges/", code, None, vendor),
+        (
+            "POST",
+            "/engagements/{code}/reliefs/",
+            code,
+            {"period": "2026-05", "reason": "先方都合"},
+            manager,
+        ),
+        ("GET", "/engagements/{code}/reliefs/", code, None, manager),
+        ("POST", "/engagements/{code}/rule-sets/", code, draft_body(sla), manager),
+        ("GET", "/engagements/{code}/rule-sets/", code, None, manager),
+        ("GET", "/rule-sets/{rule_set_id}/", {"rule_set_id": adopted.pk}, None, vendor),
+        ("GET", "/rule-sets/{rule_set_id}/backtest/", {"rule_set_id": adopted.pk}, None, manager),
+        ("GET", "/engagements/{code}/statements/", code, None, vendor),
+        (
+            "POST",
+            "/statements/{statement_id}/dispute/",
+            s,
+            {"line": 0, "comment": "違います"},
+            vendor,
+        ),
+        (
+            "POST",
+            "/statements/{statement_id}/resolve/",
+            s,
+            {"line": 0, "resolution": "維持"},
+            manager,
+        ),
+        ("POST", "/statements/{statement_id}/accept/", s, None, vendor),
+        ("POST", "/statements/{statement_id}/reopen/", s, {"reason": "訂正"}, manager),
+        ("GET", "/statements/{statement_id}/", s, None, vendor),
+        ("POST", "/statements/{statement_id}/accept/", s, None, manager),  # 403
+        ("POST", "/engagements/{code}/charges/", code, {"period": "x"}, manager),  # 400
+    ]
+    statuses = []
+    for method, path, params, body, token in steps:
+        operation = schema[f"{BASE}{path}"][method]
+        kwargs = {"path_parameters": params}
+        if body is not None:
+            kwargs.update(body=body, media_type="application/json")
+        case = operation.Case(**kwargs)
+        response = case.call_and_validate(headers={"Authorization": token}, checks=CHECKS)
+        statuses.append(response.status_code)
+    assert statuses == [
+        200,
+        200,
+        201,
+        200,
+        201,
+        200,
+        201,
+        200,
+        200,
+        200,
+        200,
+        200,
+        200,
+        200,
+        200,
+        200,
+        403,
+        400,
+    ]
+    # The draft drafted above is back-tested too, and its answer matches.
+    draft = RuleSet.objects.get(status="draft")
+    case = schema[f"{BASE}/rule-sets/{{rule_set_id}}/backtest/"]["GET"].Case(
+        path_parameters={"rule_set_id": draft.pk}, query={"months": 2}
+    )
+    assert (
+        case.call_and_validate(headers={"Authorization": manager}, checks=CHECKS).status_code == 200
+    )
