@@ -22,12 +22,12 @@ from django.utils.translation import gettext as _
 from engagements.models import Engagement, Submission, SubmissionStatus, User
 from kpi_planner.access import can_manage
 from kpi_planner.errors import Problem, ServiceError
-from kpi_planner.months import current_month, month_range, parse_month
+from kpi_planner.months import current_month, month_range
 from kpi_planner.numbers import parse_number
 from kpitree.models import Actual, Grain, Node, Rollup, RollupRule, Source
 from kpitree.services import RecordError, actuals_record, has_nul, nul_message
-from money.models import Charge, MoneySettings, Statement
-from money.services.rules import _engagement_node, forbidden
+from money.models import Charge, MoneySettings
+from money.services.rules import _engagement_node, forbidden, open_month
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +55,6 @@ def money_settings_update(
     return settings
 
 
-def _agreed(engagement: Engagement, period: dt.date) -> bool:
-    return Statement.objects.filter(
-        engagement=engagement, period=period, status=Statement.Status.AGREED
-    ).exists()
-
-
 @transaction.atomic
 def charge_add(
     *, user: User, engagement: Engagement, period: Any, amount: Any, description: Any
@@ -69,21 +63,7 @@ def charge_add(
     if not can_manage(user):
         raise forbidden()
     problems: list[Problem] = []
-    month = period if isinstance(period, dt.date) else parse_month(period)
-    if month is None:
-        problems.append(Problem(_("Enter the month as YYYY-MM."), field="period"))
-    else:
-        month = month.replace(day=1)
-        if not engagement.start_month <= month <= engagement.end_month:
-            problems.append(Problem(_("Choose a month of the engagement."), field="period"))
-        elif _agreed(engagement, month):
-            problems.append(
-                Problem(
-                    _("The statement of this month is agreed; reopen it first."),
-                    field="period",
-                    code="locked",
-                )
-            )
+    month = open_month(engagement, period, "period", problems)
     yen = parse_number(amount)
     if yen is None or yen != int(yen) or yen == 0 or abs(yen) > MAX_CHARGE:
         problems.append(Problem(_("Enter the amount in whole yen (not zero)."), field="amount"))
@@ -119,10 +99,9 @@ def charge_void(*, user: User, charge: Charge, reason: Any) -> Charge:
     charge = Charge.objects.select_for_update().get(pk=charge.pk)
     if charge.voided_at is not None:
         raise ServiceError([Problem(_("This charge is already voided."), code="conflict")])
-    if _agreed(charge.engagement, charge.period):
-        raise ServiceError(
-            [Problem(_("The statement of this month is agreed; reopen it first."), code="locked")]
-        )
+    problems: list[Problem] = []
+    if open_month(charge.engagement, charge.period, "period", problems) is None:
+        raise ServiceError(problems)
     charge.voided_at, charge.voided_by, charge.void_reason = timezone.now(), user, text[:2000]
     charge.save(update_fields=["voided_at", "voided_by", "void_reason"])
     _after_cost_change(user, charge.engagement)

@@ -9,6 +9,7 @@ changing a relief recomputes the statements it touches (money.services.statement
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -63,8 +64,10 @@ def _engagement_node(
     node: Node | None
     key = value.pk if isinstance(value, Node) else str(value).strip()
     active = Node.objects.filter(tree__archived_at__isnull=True)
-    if isinstance(key, int) or key.isdigit():
+    if isinstance(key, int) or re.fullmatch(r"[0-9]{1,18}", key):  # an id PostgreSQL can hold
         node = active.filter(pk=int(key)).first()
+    elif has_nul(key) or len(key) > 64:  # no code has one (and PostgreSQL refuses a NUL)
+        node = None
     else:  # a code: codes are unique within a tree, so look among this engagement's first
         node = active.filter(engagement=engagement, code=key).first()
     if node is None:
@@ -173,8 +176,8 @@ def _clean_set(engagement: Engagement, data: Mapping[str, Any], problems: list[P
     if cap is not None and cap < 0:
         problems.append(Problem(_("The cap cannot be below zero."), field="cap_pct"))
     earn_back = data.get("earn_back_months") or 0
-    if isinstance(earn_back, str) and earn_back.strip().isdigit():
-        earn_back = int(earn_back)
+    if isinstance(earn_back, str) and re.fullmatch(r"[0-9]{1,2}", earn_back.strip()):
+        earn_back = int(earn_back)  # ASCII digits only: "²".isdigit() is True, int("²") fails
     if isinstance(earn_back, bool) or not isinstance(earn_back, int) or not 0 <= earn_back <= 12:
         problems.append(Problem(_("Enter 0 to 12 months."), field="earn_back_months"))
         earn_back = 0
@@ -258,6 +261,28 @@ def _agreed_problem(statement: Statement, field: str) -> Problem:
     )
 
 
+def open_month(
+    engagement: Engagement, value: Any, field: str, problems: list[Problem]
+) -> dt.date | None:
+    """A month of the engagement (YYYY-MM or a date) whose statement is not agreed: where a
+    charge or a relief may still be written. Adds the problem and returns None otherwise."""
+    month = value if isinstance(value, dt.date) else parse_month(value)
+    if month is None:
+        problems.append(Problem(_("Enter the month as YYYY-MM."), field=field))
+        return None
+    month = month.replace(day=1)
+    if not engagement.start_month <= month <= engagement.end_month:
+        problems.append(Problem(_("Choose a month of the engagement."), field=field))
+        return None
+    agreed = Statement.objects.filter(
+        engagement=engagement, period=month, status=Statement.Status.AGREED
+    ).first()
+    if agreed is not None:
+        problems.append(_agreed_problem(agreed, field))
+        return None
+    return month
+
+
 @transaction.atomic
 def rule_set_adopt(*, user: User, rule_set: RuleSet) -> RuleSet:
     """Put a draft in force from its month, and recompute the statements from then on."""
@@ -301,16 +326,7 @@ def relief_add(
     if not can_manage(user):
         raise forbidden()
     problems: list[Problem] = []
-    month = period if isinstance(period, dt.date) else parse_month(period)
-    if month is None:
-        problems.append(Problem(_("Enter the month as YYYY-MM."), field="period"))
-    else:
-        month = month.replace(day=1)
-        agreed = Statement.objects.filter(
-            engagement=engagement, period=month, status=Statement.Status.AGREED
-        ).first()
-        if agreed is not None:
-            problems.append(_agreed_problem(agreed, "period"))
+    month = open_month(engagement, period, "period", problems)
     target = _engagement_node(engagement, node, "node", problems)
     if has_nul(reason):
         problems.append(Problem(nul_message(), field="reason"))
