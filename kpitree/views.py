@@ -14,6 +14,7 @@ from functools import wraps
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -140,7 +141,9 @@ def tree_list(request: HttpRequest) -> HttpResponse:
     return render(request, "kpitree/tree_list.html", ctx)
 
 
-def _tree_context(request: HttpRequest, tree: Tree) -> dict:
+def _tree_context(request: HttpRequest, tree: Tree, *, page: bool = False) -> dict:
+    """The editor's context. The full page (`page`) runs the design review for its panel and the
+    node badges; a fragment needs only the badges, and only in the tree view (_fragment_badges)."""
     mode = request.GET.get("view", "")
     period = parse_month(request.GET.get("period", ""))
     # Links of thousands of nodes are built from this prefix, not reversed one by one.
@@ -153,10 +156,17 @@ def _tree_context(request: HttpRequest, tree: Tree) -> dict:
     polls = (
         int(raw_polls) if raw_polls.isascii() and raw_polls.isdigit() and len(raw_polls) <= 3 else 0
     )
+    if page:
+        lint = _lint_summary(queries.tree_findings(request.user, tree))
+        cache.set(_badges_key(request, tree), lint["badges"], BADGES_SECONDS)
+    elif mode == "tree":
+        lint = {"badges": _fragment_badges(request, tree, polling=polls > 0)}
+    else:  # the table shows no badges
+        lint = {"badges": {}}
     return {
         "tree": tree,
         "view": data,
-        "lint": _lint_summary(queries.tree_findings(request.user, tree)),
+        "lint": lint,
         "mode": mode,
         "chosen_period": request.GET.get("period", "") if period else "",
         "can_edit": can_manage(request.user),
@@ -165,10 +175,33 @@ def _tree_context(request: HttpRequest, tree: Tree) -> dict:
     }
 
 
+# A poll chain lasts MAX_POLLS seconds at most; what its first answer computed serves the rest.
+BADGES_SECONDS = MAX_POLLS + 30
+
+
+def _badges_key(request: HttpRequest, tree: Tree) -> str:
+    # data_version is fixed while a poll chain waits for the recompute of that version.
+    parts = (tree.pk, tree.created_at.timestamp(), tree.data_version, request.user.pk)
+    return "kpitree-lint-badges:" + ":".join(str(p) for p in parts)
+
+
+def _fragment_badges(request: HttpRequest, tree: Tree, *, polling: bool) -> dict:
+    """The node badges of a tree fragment. A poll (while a recompute runs) only brings new values:
+    it reuses the badges of the page or fragment that started it instead of running the design
+    review once a second. A refresh after a change (or a change of view) runs it: an edit of a
+    definition or an owner changes findings without changing the tree's data_version."""
+    key = _badges_key(request, tree)
+    badges = cache.get(key) if polling else None
+    if badges is None:
+        badges = _lint_summary(queries.tree_findings(request.user, tree))["badges"]
+        cache.set(key, badges, BADGES_SECONDS)
+    return badges
+
+
 @tree_page
 @require_GET
 def tree_editor(request: HttpRequest, tree: Tree) -> HttpResponse:
-    return render(request, "kpitree/editor.html", _tree_context(request, tree))
+    return render(request, "kpitree/editor.html", _tree_context(request, tree, page=True))
 
 
 PANEL_FINDINGS = 30  # findings listed per severity in the editor's design review
