@@ -57,4 +57,6 @@ def pct(value: float | None, digits: int = 1) -> str:
 @register.filter
 def as_pct(fraction: float | None, digits: int = 1) -> str:
     """A ratio written as a percentage: 4.0 → 400.0% (ROI, gain per cost)."""
-    return numbers.pct(None if numbers.is_missing(fraction) else fraction * 100, digits)
+    return numbers.pct(
+        None if fraction is None or numbers.is_missing(fraction) else fraction * 100, digits
+    )

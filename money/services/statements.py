@@ -7,13 +7,14 @@ month-to-date exposure forecast, which use the same engine without writing anyth
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -22,6 +23,8 @@ from engagements.models import Engagement, Submission, SubmissionStatus, User
 from kpi_planner.access import can_answer_statement, can_manage
 from kpi_planner.errors import Problem, ServiceError
 from kpi_planner.months import current_month, month_range
+from kpitree import bulk
+from kpitree.bulk import insert_rows
 from kpitree.engine import achievement_of
 from kpitree.models import Direction, Grain, Node, Rollup, Target
 from kpitree.services import has_nul, nul_message
@@ -193,7 +196,25 @@ def _line_rows(result: engine.MonthResult) -> list[dict[str, Any]]:
     ]
 
 
-def _same(statement: Statement, result: engine.MonthResult, charges: int) -> bool:
+_LINE_KEY = ("kind", "node_id", "amount", "reason", "params")
+
+
+def _line_keys(statement_ids: list[int]) -> dict[int, list[tuple]]:
+    """The stored lines of these statements as plain tuples, in order: what `_same` compares
+    (35,000 model objects cost more than the whole computation)."""
+    lines: dict[int, list[tuple]] = defaultdict(list)
+    for statement_id, *key in (
+        StatementLine.objects.filter(statement_id__in=statement_ids)
+        .order_by("statement_id", "position")
+        .values_list("statement_id", *_LINE_KEY)
+    ):
+        lines[statement_id].append(tuple(key))
+    return lines
+
+
+def _same(
+    statement: Statement, lines: list[tuple], result: engine.MonthResult, charges: int
+) -> bool:
     if (
         statement.rule_set_id != result.rule_set_id
         or statement.fee != result.fee
@@ -201,11 +222,30 @@ def _same(statement: Statement, result: engine.MonthResult, charges: int) -> boo
         or statement.exact_adjustment != result.exact.quantize(Decimal("0.0001"))
     ):
         return False
-    old = [(ln.kind, ln.node_id, ln.amount, ln.reason, ln.params) for ln in statement.lines.all()]
-    new = [
-        (r["kind"], r["node_id"], r["amount"], r["reason"], r["params"]) for r in _line_rows(result)
-    ]
-    return old == new
+    return lines == [tuple(r[k] for k in _LINE_KEY) for r in _line_rows(result)]
+
+
+def _insert_lines(rows: list[tuple[int, dict[str, Any]]]) -> None:
+    """New statements' lines: COPY on PostgreSQL (kpitree.bulk), whose text form wants the
+    JSON of `params` as text; bulk_create (which encodes it itself) below COPY_FROM rows."""
+    fields = ["statement", "position", "kind", "node", "achievement", "volume", "pct_of_fee"]
+    fields += ["amount", "reason", "params"]
+    copy = connection.vendor == "postgresql" and len(rows) >= bulk.COPY_FROM
+    insert_rows(
+        StatementLine,
+        fields,
+        [
+            (
+                statement_id,
+                *(row[k] for k in ("position", "kind", "node_id", "achievement", "volume")),
+                row["pct_of_fee"],
+                row["amount"],
+                row["reason"],
+                json.dumps(row["params"]) if copy else row["params"],
+            )
+            for statement_id, row in rows
+        ],
+    )
 
 
 @dataclass(frozen=True)
@@ -216,60 +256,67 @@ class ComputeResult:
     locked: int = 0
 
 
+CHUNK = 50  # engagements per transaction: their rows stay locked only while theirs are written
+
+
 def statements_compute(
     *, engagement_ids: Sequence[int] | None = None, user: User | None = None
 ) -> ComputeResult:
     """Bring the statements of these engagements (all when None) in line with their approved
     months, rules, reliefs and charges. An agreed statement is never touched; a statement whose
     numbers did not change is not rewritten. Safe with several workers: each engagement's
-    statements are written under a lock on the engagement's row."""
+    statements are written under a lock on the engagement's row, CHUNK engagements at a time."""
     ids = (
-        list(Engagement.objects.values_list("pk", flat=True))
+        list(Engagement.objects.order_by("pk").values_list("pk", flat=True))
         if engagement_ids is None
         else list(engagement_ids)
     )
+    totals = [0, 0, 0, 0]
+    for start in range(0, len(ids), CHUNK):
+        part = _compute_chunk(ids[start : start + CHUNK], user)
+        totals = [a + b for a, b in zip(totals, part, strict=True)]
+    return ComputeResult(*totals)
+
+
+@transaction.atomic
+def _compute_chunk(ids: list[int], user: User | None) -> tuple[int, int, int, int]:
     created = updated = unchanged = locked = 0
-    with transaction.atomic():
-        list(Engagement.objects.select_for_update().filter(pk__in=ids).order_by("pk").values("pk"))
-        facts = _load(ids)
-        existing = {
-            (s.engagement_id, s.period): s
-            for s in Statement.objects.filter(engagement_id__in=ids).prefetch_related("lines")
-        }
-        now = timezone.now()
-        new_statements: list[tuple[Statement, engine.MonthResult]] = []
-        for e in ids:
-            for period, result in _results(facts, e).items():
-                charges = facts.charges.get((e, period), 0)
-                statement = existing.get((e, period))
-                if statement is None:
-                    new_statements.append((_new(e, period, result, charges, now), result))
-                elif statement.status == Statement.Status.AGREED:
-                    locked += 1
-                elif _same(statement, result, charges):
-                    unchanged += 1
-                else:
-                    _rewrite(statement, result, charges, now, user)
-                    updated += 1
-        if new_statements:
-            Statement.objects.bulk_create([s for s, _r in new_statements])
-            StatementLine.objects.bulk_create(
-                StatementLine(statement=s, **row)
-                for s, r in new_statements
-                for row in _line_rows(r)
+    list(Engagement.objects.select_for_update().filter(pk__in=ids).order_by("pk").values("pk"))
+    facts = _load(ids)
+    existing = {
+        (s.engagement_id, s.period): s for s in Statement.objects.filter(engagement_id__in=ids)
+    }
+    lines = _line_keys([s.pk for s in existing.values() if s.status != Statement.Status.AGREED])
+    now = timezone.now()
+    new_statements: list[tuple[Statement, engine.MonthResult]] = []
+    for e in ids:
+        for period, result in _results(facts, e).items():
+            charges = facts.charges.get((e, period), 0)
+            statement = existing.get((e, period))
+            if statement is None:
+                new_statements.append((_new(e, period, result, charges, now), result))
+            elif statement.status == Statement.Status.AGREED:
+                locked += 1
+            elif _same(statement, lines.get(statement.pk, []), result, charges):
+                unchanged += 1
+            else:
+                _rewrite(statement, result, charges, now, user)
+                updated += 1
+    if new_statements:
+        Statement.objects.bulk_create([s for s, _r in new_statements])
+        _insert_lines([(s.pk, row) for s, r in new_statements for row in _line_rows(r)])
+        StatementEvent.objects.bulk_create(
+            StatementEvent(
+                statement=s,
+                action=StatementAction.COMPUTED,
+                adjustment_after=s.adjustment,
+                user=user,
+                at=now,
             )
-            StatementEvent.objects.bulk_create(
-                StatementEvent(
-                    statement=s,
-                    action=StatementAction.COMPUTED,
-                    adjustment_after=s.adjustment,
-                    user=user,
-                    at=now,
-                )
-                for s, _r in new_statements
-            )
-            created = len(new_statements)
-    return ComputeResult(created=created, updated=updated, unchanged=unchanged, locked=locked)
+            for s, _r in new_statements
+        )
+        created = len(new_statements)
+    return created, updated, unchanged, locked
 
 
 def _new(
