@@ -359,19 +359,28 @@ def _statement_reply(statement: Statement) -> Response:
 # -- the schema: what each answer and body holds ---------------------------------------------------
 
 
-NODE_REF_SCHEMA = {
-    "oneOf": [
-        {"type": "integer", "minimum": 1, "description": "the KPI's id"},
-        {"type": "string", "pattern": CODE_PATTERN, "description": "the KPI's code"},
-    ],
-    "nullable": True,
-    "description": "a KPI of this engagement, by code (or id); null: none",
-}
+_NODE_REF_ONE_OF = [
+    {"type": "integer", "minimum": 1, "description": "the KPI's id"},
+    {"type": "string", "pattern": CODE_PATTERN, "description": "the KPI's code"},
+]
 
 
-@extend_schema_field(NODE_REF_SCHEMA)
+@extend_schema_field(
+    {"oneOf": _NODE_REF_ONE_OF, "description": "a KPI of this engagement, by code (or id)"}
+)
 class NodeRefField(serializers.Field):
     """A KPI reference in a body (documentation only: the service looks it up)."""
+
+
+@extend_schema_field(
+    {
+        "oneOf": _NODE_REF_ONE_OF,
+        "nullable": True,
+        "description": "a KPI of this engagement, by code (or id); null or left out: none",
+    }
+)
+class OptionalNodeRefField(serializers.Field):
+    """An optional KPI reference in a body (documentation only)."""
 
 
 class MoneyKpiSerializer(serializers.Serializer):
@@ -437,8 +446,8 @@ class MoneyEngagementSerializer(serializers.Serializer):
 
 
 class MoneySettingsWriteSerializer(serializers.Serializer):
-    gain_node = NodeRefField(required=False)
-    acquired_node = NodeRefField(required=False)
+    gain_node = OptionalNodeRefField(required=False)
+    acquired_node = OptionalNodeRefField(required=False)
 
 
 class MoneyChargeSerializer(serializers.Serializer):
@@ -478,7 +487,7 @@ class MoneyReliefSerializer(serializers.Serializer):
 
 class MoneyReliefWriteSerializer(serializers.Serializer):
     period = MonthTextField()
-    node = NodeRefField(required=False)
+    node = OptionalNodeRefField(required=False)
     reason = serializers.CharField(max_length=2000)
 
 
@@ -532,7 +541,7 @@ class MoneyBandWriteSerializer(serializers.Serializer):
 
 class MoneyRuleWriteSerializer(serializers.Serializer):
     node = NodeRefField()
-    min_volume_node = NodeRefField(required=False)
+    min_volume_node = OptionalNodeRefField(required=False)
     min_volume = serializers.FloatField(required=False, allow_null=True)
     bands = MoneyBandWriteSerializer(many=True)
 
@@ -667,6 +676,7 @@ class EngagementMoneyView(APIView):
     @extend_schema(
         operation_id="money_engagement_update",
         summary="Designate the gain and acquired-customers KPIs (managers)",
+        description="Both at once: a KPI left out (or null) is no longer designated.",
         request=MoneySettingsWriteSerializer,
         responses=MoneyEngagementSerializer,
     )
