@@ -91,11 +91,6 @@ def _body(request: Request) -> dict[str, Any]:
 
 def _rule_set_data(body: dict[str, Any]) -> dict[str, Any]:
     data = dict(body)
-    earn_back = data.get("earn_back_months")
-    if isinstance(earn_back, str) and not earn_back.strip().isascii():
-        # Digits such as '²' pass str.isdigit() but not int(): sent on as a number the service
-        # refuses, with its message.
-        data["earn_back_months"] = -1
     rules = data.get("rules")
     if isinstance(rules, list):
         data["rules"] = [_safe_rule(rule) for rule in rules]
