@@ -23,6 +23,7 @@ def navigation(request: HttpRequest) -> dict:
     items.append(("engagements", _("Engagements"), reverse("engagements:list")))
     if role in (Role.MANAGER, Role.SUPERVISOR):
         items.append(("vendors", _("Vendors"), reverse("engagements:vendors")))
+        items.append(("sourcing", _("Vendor selection"), reverse("sourcing:list")))
         items.append(("api", _("API"), reverse("swagger-ui")))
     if role == Role.MANAGER:
         items.append(("admin", _("Administration"), reverse("admin:index")))

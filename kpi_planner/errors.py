@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from django import forms
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -21,6 +21,8 @@ from django.utils.translation import gettext_lazy
 # Codes whose problems are about the state of the data, not the request: 409 when they are all
 # there is (a locked month, a step that does not fit the month's status, a stale ETag, an object
 # still in use).
+_T = TypeVar("_T")
+
 CONFLICT_CODES = frozenset({"locked", "conflict", "stale", "in_use"})
 
 
@@ -119,3 +121,14 @@ def add_form_errors(
     for problem in problems_of(exc):
         name = field_of(problem) if field_of else problem.field
         form.add_error(name if name in form.fields else None, problem.message)
+
+
+def form_write(form: forms.BaseForm, write: Callable[[], _T]) -> _T | None:
+    """HTML views: run the service write of a valid form; its result, or None when the service
+    refused, with the refusal shown on the form (a forbidden one answers 403 instead)."""
+    try:
+        return write()
+    except ServiceError as exc:
+        refuse_if_forbidden(exc)
+        add_form_errors(form, exc)
+        return None

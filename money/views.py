@@ -8,7 +8,7 @@ managers write; the vendor accepts or disputes (kpi_planner.access)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import messages
@@ -29,7 +29,7 @@ from kpi_planner.access import (
     rule_sets_for,
     statements_for,
 )
-from kpi_planner.errors import ServiceError, add_form_errors, refuse_if_forbidden
+from kpi_planner.errors import ServiceError, form_write, refuse_if_forbidden
 from kpi_planner.months import current_month, month_text
 from kpitree.models import Node
 from money import charts, engine, queries, services
@@ -47,7 +47,6 @@ from money.rule_form import RuleSetGrid
 if TYPE_CHECKING:
     from kpi_planner.access import AuthenticatedHttpRequest
 
-T = TypeVar("T")
 
 
 def _figure(key: str, drawn: tuple[Any, Any]) -> dict[str, Any]:
@@ -56,16 +55,6 @@ def _figure(key: str, drawn: tuple[Any, Any]) -> dict[str, Any]:
 
     fig, table = drawn
     return {"id": f"fig-{key}", "json": figure_json(fig), "table": table}
-
-
-def _write(form: forms.BaseForm, write: Callable[[], T]) -> T | None:
-    """A service write of a valid form: its result, or None with the refusal on the form."""
-    try:
-        return write()
-    except ServiceError as exc:
-        refuse_if_forbidden(exc)
-        add_form_errors(form, exc)
-        return None
 
 
 def _kpis(engagement: Engagement) -> Any:
@@ -121,7 +110,7 @@ def _post(
         "charge": _("The charge is added."),
         "relief": _("The relief is recorded; the month's statement is recomputed."),
     }
-    if _write(form, writes[which]) is None:
+    if form_write(form, writes[which]) is None:
         return False
     messages.success(request, done[which])
     return True
@@ -169,7 +158,7 @@ def charge_void(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     void = lambda: services.charge_void(  # noqa: E731
         user=request.user, charge=charge, reason=form.cleaned_data["reason"]
     )
-    if form.is_valid() and _write(form, void) is not None:
+    if form.is_valid() and form_write(form, void) is not None:
         messages.success(request, _("The charge is voided."))
     else:
         messages.error(request, " ".join(str(e) for errs in form.errors.values() for e in errs))

@@ -9,10 +9,11 @@ NAV = {
         "submissions",
         "engagements",
         "vendors",
+        "sourcing",
         "api",
         "admin",
     ],
-    "supervisor": ["home", "scorecards", "trees", "engagements", "vendors", "api"],
+    "supervisor": ["home", "scorecards", "trees", "engagements", "vendors", "sourcing", "api"],
     "vendor": ["home", "portal", "scorecards", "engagements"],
     "viewer": ["home", "scorecards", "trees", "engagements"],
 }
