@@ -28,6 +28,7 @@ TEXT = {
         "disputed": "異議あり",
         "awaiting": "委託先の確認待ち",
         "agreed": "合意済み",
+        "waiting": "異議のある行がマネージャーの回答待ちです。",
         "adjustment": "-80,000円",
         "invoice": "920,000円",
         "roi": "400.0%",
@@ -48,6 +49,7 @@ TEXT = {
         "disputed": "Disputed",
         "awaiting": "Awaiting the vendor",
         "agreed": "Agreed",
+        "waiting": "A disputed line is waiting for the manager's answer.",
         "adjustment": "-¥80,000",
         "invoice": "¥920,000",
         "roi": "400.0%",
@@ -168,6 +170,7 @@ def test_the_vendor_disputes_a_line_the_manager_answers_and_the_vendor_accepts(
     assert status.inner_text() == t["disputed"]
     assert "4月はリストの納品が遅れました" in page.get_by_test_id("line-0").inner_text()
     assert page.get_by_test_id("accept").count() == 0  # not while a dispute is open
+    assert page.get_by_test_id("waiting").inner_text() == t["waiting"]
 
     sign_in(page, live_server, sla.manager)
     page.goto(url)
@@ -176,6 +179,7 @@ def test_the_vendor_disputes_a_line_the_manager_answers_and_the_vendor_accepts(
     line.get_by_role("button", name=t["answer"]).click()
     page.wait_for_load_state("networkidle")
     assert status.inner_text() == t["awaiting"]
+    assert page.get_by_test_id("waiting").count() == 0
     assert "納品遅れは2日のため、調整はそのままです" in page.get_by_test_id("line-0").inner_text()
 
     sign_in(page, live_server, vendor_user)
