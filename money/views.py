@@ -18,7 +18,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, path
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from engagements.models import Engagement
 from kpi_planner.access import (
@@ -154,6 +154,8 @@ def charge_void(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     charge = get_visible_or_404(
         Charge.objects.filter(engagement__in=engagements_for(request.user)), pk=pk
     )
+    if not can_manage(request.user):
+        raise PermissionDenied
     form = ReasonForm(request.POST, prefix="v")
     void = lambda: services.charge_void(  # noqa: E731
         user=request.user, charge=charge, reason=form.cleaned_data["reason"]
@@ -244,6 +246,7 @@ def rule_set_adopt(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+@require_GET
 def backtest(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     rs = get_visible_or_404(rule_sets_for(request.user).select_related("engagement"), pk=pk)
     rows = services.backtest(rs, months=12)
@@ -273,6 +276,7 @@ def _statement(request: AuthenticatedHttpRequest, pk: int) -> Statement:
 
 
 @login_required
+@require_GET
 def statement(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     st = _statement(request, pk)
     lines = [
@@ -328,6 +332,7 @@ def statement_step(request: AuthenticatedHttpRequest, pk: int, step: str) -> Htt
 
 
 @login_required
+@require_GET
 def statement_export(request: AuthenticatedHttpRequest, pk: int, ext: str) -> HttpResponse:
     from money import exports
 

@@ -31,13 +31,17 @@ from engagements.models import (
 from kpi_planner import demo as demo_scenario
 from kpitree import services as tree_services
 from kpitree.models import Actual, Node, Target, Tree
+from money import services as money_services
+from money.models import Charge, Relief, RuleSet, Statement, StatementEvent
 from pdca.models import Action, ActionEvent, DecisionKind, Review, ReviewDecision
 from pdca.services import actions as action_services
 from pdca.services import reviews as review_services
 from portal import services as engagement_services
+from sourcing import services as sourcing_services
+from sourcing.models import Tender, VendorProposal
 from tests.factories import UserFactory
 
-APPS = ("kpitree", "portal", "scorecard", "engagements", "pdca")
+APPS = ("kpitree", "portal", "scorecard", "engagements", "pdca", "money", "sourcing")
 ROLES = ("manager", "supervisor", "vendor", "vendor_ads", "viewer", "viewer_ads")
 VENDOR_OF = {"vendor": "callnavi", "vendor_ads": "adbridge", "viewer_ads": "adbridge"}
 OTHER = {"callnavi": "adbridge", "adbridge": "callnavi"}
@@ -58,6 +62,12 @@ class Objects:
     action: int
     review: int
     decision: int
+    statement: int
+    rule_set: int
+    charge: int
+    relief: int
+    tender: int  # sourcing is the managers' and supervisors': the same round for both vendors
+    bid: int  # a vendor's proposal in it
 
 
 def _seed() -> dict[str, Objects]:
@@ -113,6 +123,40 @@ def _seed() -> dict[str, Objects]:
     ads = User.objects.get(username="vendor_ads")
     adbridge = Vendor.objects.get(code="adbridge")
     UserFactory(username="viewer_ads", role=Role.VIEWER, vendor=adbridge, raw_password="pw")
+    # Money: the demo gives CALL-2026 rules and statements; ADS-2026 gets rules on 広告CV数.
+    ads_cv = Node.objects.get(engagement=ads_engagement, template_code="ads.cv")
+    money_services.rule_set_adopt(
+        user=manager,
+        rule_set=money_services.rule_set_save(
+            user=manager,
+            engagement=ads_engagement,
+            data={
+                "name": "SLA",
+                "effective_from": "2026-04",
+                "rules": [{"node": ads_cv.pk, "bands": [{"upper": "90", "pct_of_fee": "-5"}]}],
+            },
+        ),
+    )
+    tender = sourcing_services.tender_create(
+        user=manager,
+        data={
+            "name": "架電の相見積もり",
+            "outsourcing_type": "outbound_call",
+            "start_month": "2027-04",
+            "end_month": "2028-03",
+            "outcome_code": "call.orders",
+            "kpis": ["call.orders", "call.appt_rate"],
+        },
+    )
+    bid = sourcing_services.proposal_save(
+        user=manager,
+        tender=tender,
+        data={
+            "new_vendor_name": "株式会社テレコム",
+            "monthly_price": 1_000_000,
+            "promises": {"call.orders": 30, "call.appt_rate": 10},
+        },
+    )
     out = {}
     for vendor, user, code, (tree, node) in (
         ("callnavi", User.objects.get(username="vendor"), "CALL-2026", ("FY2026-ACQ", "calls")),
@@ -140,6 +184,14 @@ def _seed() -> dict[str, Objects]:
         decision = review_services.decision_add(
             user=manager, review=review, kind=DecisionKind.KEEP, node=kpi
         )
+        charge = money_services.charge_add(
+            user=manager, engagement=engagement, period="2026-11", amount=10_000, description="x"
+        )
+        relief = money_services.relief_add(
+            user=manager, engagement=engagement, period="2026-11", reason="先方都合"
+        )
+        statement = Statement.objects.filter(engagement=engagement).order_by("period").last()
+        assert statement is not None, f"{code} has no statement"
         out[vendor] = Objects(
             engagement=code,
             tree="CALL-PLAN" if vendor == "callnavi" else "FY2026-REV",
@@ -150,6 +202,12 @@ def _seed() -> dict[str, Objects]:
             action=action.pk,
             review=review.pk,
             decision=decision.pk,
+            statement=statement.pk,
+            rule_set=statement.rule_set_id,
+            charge=charge.pk,
+            relief=relief.pk,
+            tender=tender.pk,
+            bid=bid.pk,
         )
     return out
 
@@ -201,7 +259,9 @@ def _url(namespace: str, pattern: URLPattern, objs: Objects) -> str:
         elif name == "period":
             kwargs[name] = "2026-10"
         elif name == "pk":
-            kwargs[name] = _pk(pattern.name or "", objs)
+            kwargs[name] = objs.tender if namespace == "sourcing" else _pk(pattern.name or "", objs)
+        elif name == "proposal" and namespace == "sourcing":
+            kwargs[name] = objs.bid
         elif name == "step":
             kwargs[name] = "apply"
         elif name == "fmt":
@@ -216,8 +276,13 @@ def _url(namespace: str, pattern: URLPattern, objs: Objects) -> str:
 
 
 def _pk(name: str, objs: Objects) -> int:
-    for word in ("notification", "action", "review", "decision"):
+    if name == "backtest":
+        return objs.rule_set
+    for word in ("notification", "action", "review", "decision", "statement", "rule_set"):
         if name.startswith(word) or f"_{word}" in name:
+            return getattr(objs, word)
+    for word in ("charge", "relief"):
+        if name.startswith(word):
             return getattr(objs, word)
     return objs.proposal
 
@@ -257,6 +322,7 @@ def _counts() -> dict[str, int]:
     models = (
         *(Actual, Target, Node, Tree, Submission, SubmissionEvent, ImprovementProposal),
         *(Action, ActionEvent, Review, ReviewDecision),
+        *(Charge, Relief, RuleSet, Statement, StatementEvent, Tender, VendorProposal),
     )
     return {m.__name__: m.objects.count() for m in models}
 
@@ -410,7 +476,9 @@ def test_it_answers_404_to_unknown_codes_in_urls(demo) -> None:
                     f"/{code}.", f"/{unknown}."
                 )
             objs = demo["callnavi"]
-            for pk in (objs.proposal, objs.notification, objs.action, objs.review, objs.decision):
+            pks = (objs.proposal, objs.notification, objs.action, objs.review, objs.decision)
+            pks += (objs.statement, objs.rule_set, objs.charge, objs.relief, objs.tender, objs.bid)
+            for pk in pks:
                 wrong = wrong.replace(f"/{pk}/", "/99999999999999999999999/")
             for status in (client.get(wrong).status_code, client.post(wrong).status_code):
                 if status not in HIDDEN:
@@ -424,7 +492,7 @@ def test_it_shows_a_vendor_bound_user_its_own_pages(demo, role: str) -> None:
     client = _client(role)
     problems = []
     for namespace, pattern in PATTERNS:
-        if not _names_an_object(pattern):
+        if not _names_an_object(pattern) or namespace == "sourcing":  # no vendor's pages
             continue
         url = _url(namespace, pattern, demo[VENDOR_OF[role]])
         status = client.get(url).status_code
