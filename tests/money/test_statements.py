@@ -323,3 +323,33 @@ def test_the_statements_sweep_run_twice_writes_them_once(sla) -> None:
     assert tasks.compute_statements() == {"created": 1, "updated": 0, "unchanged": 0, "locked": 0}
     assert tasks.compute_statements() == {"created": 0, "updated": 0, "unchanged": 1, "locked": 0}
     assert StatementEvent.objects.count() == 1
+
+
+def test_the_exposure_forecast_applies_the_rules_to_the_kpi_forecasts(sla) -> None:
+    from django.utils import timezone
+
+    from money.services import exposure
+    from scorecard.models import KpiForecast
+
+    sla.rules()
+    nov = dt.date(2026, 11, 1)
+    from kpitree.services import targets_record
+
+    targets_record(
+        user=sla.manager,
+        tree=sla.tree,
+        rows=[{"node": "appts", "period": "2026-11", "value": 100}],
+        channel="api",
+    )
+    KpiForecast.objects.create(
+        node=sla.appts,
+        fingerprint="x",
+        method="trend",
+        period=APR,
+        points=[["2026-11", 88.0, 80.0, 96.0]],
+        computed_at=timezone.now(),
+    )
+    result = exposure(sla.engagement, nov)
+    assert result is not None
+    assert (result.adjustment, result.lines[0].achievement) == (-80_000, 88.0)
+    assert Statement.objects.count() == 0  # a forecast writes nothing
