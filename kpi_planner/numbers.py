@@ -117,7 +117,9 @@ class Numbers:
         if is_missing(value):
             return MISSING
         amount = self._grouped(round(value), 0)
-        return f"¥{amount}" if self.english else f"{amount}円"
+        if self.english:  # -¥20,000, not ¥-20,000
+            return f"-¥{amount[1:]}" if amount.startswith("-") else f"¥{amount}"
+        return f"{amount}円"
 
     def signed_yen(self, value: Any) -> str:
         """An adjustment of money, signed, in whole yen or with the sen it has:

@@ -179,6 +179,7 @@ def _return_row(row: queries.ReturnRow) -> dict[str, Any]:
         "grain": row.grain,
         "period": None if row.period is None else month_text(row.period),
         "cost": f.cost,
+        "cost_with_gain": f.cost_with_gain,
         "gain": _finite(f.gain),
         "acquired": _finite(f.acquired),
         "roi": _pct(f.roi),
@@ -404,6 +405,9 @@ class MoneyReturnSerializer(serializers.Serializer):
         help_text="first month of the month, quarter or fiscal year; null: lifetime",
     )
     cost = serializers.IntegerField(help_text="fee plus extra charges, JPY")
+    cost_with_gain = serializers.IntegerField(
+        help_text="the cost of the months that have the gain: what roi and gain_ratio are on, JPY"
+    )
     gain = serializers.FloatField(allow_null=True, help_text="sum of the gain KPI, JPY")
     acquired = serializers.FloatField(allow_null=True, help_text="sum of the acquired KPI")
     roi = serializers.FloatField(

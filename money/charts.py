@@ -34,7 +34,12 @@ def returns_figure(rows: list[ReturnRow]) -> tuple[go.Figure, Table]:
     fig = charts._figure(
         traces,
         title=_("Cost, gain and ROI by month"),
-        xaxis={"type": "category", "categoryorder": "array", "categoryarray": x},
+        xaxis={
+            "type": "category",
+            "categoryorder": "array",
+            "categoryarray": x,
+            "automargin": True,
+        },
         yaxis={"title": {"text": _("JPY")}, "rangemode": "tozero", "tickformat": ",d"},
         yaxis2={
             "title": {"text": _("ROI (%)")},

@@ -118,7 +118,7 @@ def band_problems(bands: Sequence[BandSpec]) -> list[str]:
     for b in bands:
         if b.lower is not None and b.upper is not None and b.lower >= b.upper:
             problems.append(
-                _("The band from %(lower)s %% below %(upper)s %% is empty.")
+                _("The band from %(lower)s%% below %(upper)s%% is empty.")
                 % {"lower": _text(b.lower), "upper": _text(b.upper)}
             )
     ordered = sorted(
@@ -139,10 +139,10 @@ def band_label(b: BandSpec) -> str:
     if b.lower is None and b.upper is None:
         return _("any achievement")
     if b.lower is None:
-        return _("below %(upper)s %%") % {"upper": _text(b.upper)}
+        return _("below %(upper)s%%") % {"upper": _text(b.upper)}
     if b.upper is None:
-        return _("%(lower)s %% or more") % {"lower": _text(b.lower)}
-    return _("%(lower)s %% to below %(upper)s %%") % {
+        return _("%(lower)s%% or more") % {"lower": _text(b.lower)}
+    return _("%(lower)s%% to below %(upper)s%%") % {
         "lower": _text(b.lower),
         "upper": _text(b.upper),
     }
@@ -320,6 +320,7 @@ class Return:
     the acquired count); `months` / `months_with_gain` say how many that was."""
 
     cost: int
+    cost_with_gain: int  # the cost of the months that have the gain: what ROI is computed on
     gain: float | None
     acquired: float | None
     roi: float | None  # (gain − cost) ÷ cost, as a fraction (4.0 = 400 %)
@@ -346,6 +347,7 @@ def returns(
     cpa = cost_a / total_a if total_a else None
     return Return(
         cost=int(c.sum()),
+        cost_with_gain=int(cost_g),
         gain=total_g,
         acquired=total_a,
         roi=roi,
@@ -374,7 +376,7 @@ def explain(reason: str, params: Mapping, *, kpi: str | None = None) -> str:
         )
         amount = Decimal(params["fee"]) * band.pct / HUNDRED
         return _(
-            "%(kpi)s achieved %(achievement)s, in the band %(band)s: %(pct)s %% of the fee "
+            "%(kpi)s achieved %(achievement)s, in the band %(band)s: %(pct)s%% of the fee "
             "%(fee)s = %(amount)s."
         ) % {
             "kpi": name,
@@ -391,7 +393,7 @@ def explain(reason: str, params: Mapping, *, kpi: str | None = None) -> str:
         }
     if reason == "no_achievement":
         return _(
-            "%(kpi)s has no achievement this month (no target or no actual): not assessed."
+            "%(kpi)s has no achievement in this month (no target or no actual): not assessed."
         ) % {"kpi": name}
     if reason == "low_volume":
         return _("Volume %(volume)s is below the minimum %(minimum)s: %(kpi)s is not assessed.") % {
@@ -406,7 +408,7 @@ def explain(reason: str, params: Mapping, *, kpi: str | None = None) -> str:
         }
     if reason == "cap":
         return _(
-            "The month's total %(before)s is held within ± %(cap)s %% of the fee (%(limit)s)."
+            "The month's total %(before)s is held within ±%(cap)s%% of the fee (%(limit)s)."
         ) % {
             "before": n.signed_yen(Decimal(params["before"])),
             "cap": params["cap"],

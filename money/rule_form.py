@@ -8,6 +8,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from django.db.models import QuerySet
@@ -28,6 +29,8 @@ def _text(value: Any) -> str:
         return ""
     if hasattr(value, "normalize"):  # a Decimal: 110.00 → 110
         return f"{value.normalize():f}"
+    if isinstance(value, float):  # a minimum volume: 4000.0 → 4000
+        return f"{Decimal(repr(value)).normalize():f}"
     return str(value)
 
 

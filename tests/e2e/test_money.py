@@ -26,17 +26,17 @@ TEXT = {
         "answer": "回答する",
         "accept": "精算書を承諾する",
         "disputed": "異議あり",
-        "awaiting": "委託先の確認待ち",
+        "awaiting": "外注先の確認待ち",
         "agreed": "合意済み",
         "waiting": "異議のある行がマネージャーの回答待ちです。",
         "adjustment": "-80,000円",
         "invoice": "920,000円",
-        "roi": "400.0%",
+        "roi": "400.0%\n費用1,000,000円に対して",
         "cpa": "20,000円",
     },
     "en": {
         "save_draft": "Save the draft",
-        "overlap": "The bands below 95 % and 90 % to below 100 % overlap.",
+        "overlap": "The bands below 95% and 90% to below 100% overlap.",
         "saved": "The draft is saved. Back-test it, then adopt it.",
         "backtest": "Back-test over the last 12 months",
         "totals": ["Rules in force", "¥0", "This rule set", "+¥20,000", "Difference", "+¥20,000"],
@@ -52,7 +52,7 @@ TEXT = {
         "waiting": "A disputed line is waiting for the manager's answer.",
         "adjustment": "-¥80,000",
         "invoice": "¥920,000",
-        "roi": "400.0%",
+        "roi": "400.0%\non a cost of ¥1,000,000",
         "cpa": "¥20,000",
     },
 }
@@ -80,7 +80,7 @@ def test_a_manager_drafts_back_tests_and_adopts_a_rule_set(
     language,
 ) -> None:
     t = TEXT[language]
-    sla.month("2026-04", appts=95)  # 95 %: −3 % of the fee under the draft
+    sla.month("2026-04", appts=95)  # 95 %: −3% of the fee under the draft
     sla.month("2026-05", appts=120)  # 120 %: +5 %
     as_language(sla.manager, language)
     sign_in(page, live_server, sla.manager)
@@ -149,7 +149,7 @@ def test_the_vendor_disputes_a_line_the_manager_answers_and_the_vendor_accepts(
     language,
 ) -> None:
     t = TEXT[language]
-    sla.month("2026-04", appts=80)  # 80 %: −8 % of the fee
+    sla.month("2026-04", appts=80)  # 80 %: −8% of the fee
     sla.rules()
     statement = Statement.objects.get()
     as_language(vendor_user, language)

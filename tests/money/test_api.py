@@ -83,6 +83,7 @@ def test_it_gives_the_roi_of_the_worked_example(sla, july) -> None:
         "grain": "month",
         "period": "2026-04",
         "cost": 1_000_000,
+        "cost_with_gain": 1_000_000,
         "gain": 5_000_000.0,
         "acquired": 50.0,
         "roi": 400.0,
@@ -96,7 +97,12 @@ def test_it_gives_the_roi_of_the_worked_example(sla, july) -> None:
     # Over the engagement's life so far (April to July), the ratios are over April, the month
     # with a gain; the cost is the four months'.
     lifetime = rows["lifetime", None]
-    assert (lifetime["cost"], lifetime["roi"], lifetime["months"]) == (4_000_000, 400.0, 4)
+    assert (lifetime["cost"], lifetime["cost_with_gain"], lifetime["roi"], lifetime["months"]) == (
+        4_000_000,
+        1_000_000,
+        400.0,
+        4,
+    )
     assert [k for k in rows if k[0] != "month"] == [
         ("quarter", "2026-04"),
         ("quarter", "2026-07"),
@@ -330,12 +336,12 @@ def test_it_back_tests_a_draft_against_the_rules_in_force(sla) -> None:
 
 
 EXPLANATION_JA = (
-    "アポ数の達成率は95.0%で、区分「90%以上100%未満」に該当: 月額報酬1,000,000円の-3% = -30,000円。"
+    "アポ数の達成率は95.0%で、区分「90%以上100%未満」に該当：月額費用1,000,000円の-3% = -30,000円。"
 )
 
 
 EXPLANATION_EN = (
-    "アポ数 achieved 95.0%, in the band 90 % to below 100 %: -3 % of the fee ¥1,000,000 = -¥30,000."
+    "アポ数 achieved 95.0%, in the band 90% to below 100%: -3% of the fee ¥1,000,000 = -¥30,000."
 )
 
 # -- statements ------------------------------------------------------------------------------------

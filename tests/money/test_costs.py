@@ -74,7 +74,7 @@ def test_the_fed_nodes_compute_the_worked_example(
             ],
             channel="api",
         )
-    # Cost 1,000,000 (the fee), gain 5,000,000, 50 orders: ROI 400 %, CPA 20,000, ratio 500 %.
+    # Cost 1,000,000 (the fee), gain 5,000,000, 50 orders: ROI 400 %, CPA 20,000, ratio 500%.
     assert values(fed) == {"cost": 1_000_000.0, "roi": 400.0, "cpa": 20_000.0, "ratio": 500.0}
     assert ValueAudit.objects.filter(node=fed["roi"], channel="system").count() == 1
 

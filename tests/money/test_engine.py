@@ -15,7 +15,7 @@ from money.engine import BandSpec, MonthFacts, RuleSetSpec, RuleSpec
 D = Decimal
 FEE = 1_000_000
 KPI, VOLUME = 1, 2
-# The example: ≥ 110 %: +5 % of the fee; 90–100 %: −3 %; < 90 %: −8 % (100–110: nothing).
+# The example: ≥ 110 %: +5% of the fee; 90–100 %: −3 %; < 90 %: −8 % (100–110: nothing).
 BANDS = (
     BandSpec(lower=D(110), upper=None, pct=D(5)),
     BandSpec(lower=D(90), upper=D(100), pct=D(-3)),
@@ -80,7 +80,7 @@ def test_it_holds_the_month_within_the_cap() -> None:
     )
     f = MonthFacts(period=month(1), fee=FEE, approved=True, achievement={KPI: 50.0, 3: 60.0})
     result = engine.assess_month(two, f)
-    # −80,000 × 2 = −160,000, held at −10 % of the fee.
+    # −80,000 × 2 = −160,000, held at −10% of the fee.
     assert [(ln.kind, ln.amount) for ln in result.lines] == [
         ("band", D(-80000)),
         ("band", D(-80000)),
@@ -172,8 +172,8 @@ def test_it_finds_overlapping_and_empty_bands() -> None:
 
     with translation.override("en"):
         assert engine.band_problems(bad) == [
-            "The band from 80 % below 80 % is empty.",
-            "The bands 90 % to below 105 % and 100 % or more overlap.",
+            "The band from 80% below 80% is empty.",
+            "The bands 90% to below 105% and 100% or more overlap.",
         ]
     assert engine.band_problems(list(BANDS)) == []
 

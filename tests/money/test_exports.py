@@ -37,7 +37,7 @@ def values(sheet) -> list[list]:
 
 
 def agreed_april(sla, vendor_user) -> Statement:
-    """アポ数 112 in April: +5 % of the fee, agreed by the vendor."""
+    """アポ数 112 in April: +5% of the fee, agreed by the vendor."""
     sla.month("2026-04", appts=112)
     sla.rules()
     with time_machine.travel(AGREED, tick=False):
@@ -46,7 +46,7 @@ def agreed_april(sla, vendor_user) -> Statement:
 
 
 def disputed_may(sla, vendor_user) -> Statement:
-    """アポ数 95 in May (−3 %), a charge of 20,000 yen, the line disputed then answered."""
+    """アポ数 95 in May (−3%), a charge of 20,000 yen, the line disputed then answered."""
     sla.month("2026-05", appts=95)
     sla.rules()
     charge_add(
@@ -102,10 +102,10 @@ def test_it_writes_the_statement_in_english_with_numbers_and_formats(sla, vendor
             "Rule",
             "アポ数",
             112,
-            "110 % or more",
+            "110% or more",
             5,
             50_000,
-            "アポ数 achieved 112.0%, in the band 110 % or more: +5 % of the fee ¥1,000,000 "
+            "アポ数 achieved 112.0%, in the band 110% or more: +5% of the fee ¥1,000,000 "
             "= +¥50,000.",
             None,
             None,
@@ -154,7 +154,7 @@ def test_it_writes_the_japanese_headers(sla, vendor_user) -> None:
         "110%以上",
         5,
         50_000,
-        "アポ数の達成率は112.0%で、区分「110%以上」に該当: 月額報酬1,000,000円の+5% = +50,000円。",
+        "アポ数の達成率は112.0%で、区分「110%以上」に該当：月額費用1,000,000円の+5% = +50,000円。",
     ]
     assert [sheet["B8"].value, sheet["B11"].value, sheet["F15"].value] == [
         1_000_000,
@@ -177,7 +177,7 @@ def test_it_shows_the_charges_the_dispute_and_its_answer(sla, vendor_user) -> No
     assert [c.value for c in sheet[14]][4:] == [
         -3,
         -30_000,
-        "アポ数 achieved 95.0%, in the band 90 % to below 100 %: -3 % of the fee ¥1,000,000 "
+        "アポ数 achieved 95.0%, in the band 90% to below 100%: -3% of the fee ¥1,000,000 "
         "= -¥30,000.",
         '=HYPERLINK("http://x") (vend, 2026-06-03 09:15)',
         "架電数は正しい値です (mgr, 2026-06-04 18:00)",
@@ -249,7 +249,7 @@ def test_it_lists_the_cap_as_a_line_of_its_own(sla) -> None:
         None,
         None,
         10_000,
-        "The month's total -¥30,000 is held within ± 2 % of the fee (¥20,000).",
+        "The month's total -¥30,000 is held within ±2% of the fee (¥20,000).",
         None,
         None,
     ]

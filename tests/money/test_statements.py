@@ -51,12 +51,12 @@ def test_adopting_rules_computes_the_statements_of_approved_months(sla) -> None:
     with translation.override("en"):
         text = engine.explain(line.reason, line.params)
     assert text == (
-        "アポ数 achieved 112.0%, in the band 110 % or more: +5 % of the fee ¥1,000,000 = +¥50,000."
+        "アポ数 achieved 112.0%, in the band 110% or more: +5% of the fee ¥1,000,000 = +¥50,000."
     )
     with translation.override("ja"):
         text = engine.explain(line.reason, line.params)
     assert text == (
-        "アポ数の達成率は112.0%で、区分「110%以上」に該当: 月額報酬1,000,000円の+5% = +50,000円。"
+        "アポ数の達成率は112.0%で、区分「110%以上」に該当：月額費用1,000,000円の+5% = +50,000円。"
     )
 
 
@@ -194,7 +194,7 @@ def test_a_rule_set_cannot_take_effect_inside_an_agreed_month(sla, vendor_user) 
                 ]
             },
             "rules[0].bands",
-            "The bands 90 % to below 110 % and 100 % or more overlap.",
+            "The bands 90% to below 110% and 100% or more overlap.",
         ),
         ({"effective_from": "2026-13"}, "effective_from", "Enter the month as YYYY-MM."),
         ({"rules": []}, "rules", "Add at least one rule."),

@@ -91,7 +91,7 @@ def test_the_editor_saves_a_draft_and_shows_overlapping_bands_beside_the_rule(sl
         "r0-b2-pct_of_fee": "▲8",
     }
     page = c.post(url, post)
-    assert "The bands below 95 % and 90 % to below 100 % overlap." in page.content.decode()
+    assert "The bands below 95% and 90% to below 100% overlap." in page.content.decode()
     assert RuleSet.objects.count() == 0
     post["r0-b2-upper"] = "90"
     page = c.post(url, post)
