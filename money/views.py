@@ -48,7 +48,6 @@ if TYPE_CHECKING:
     from kpi_planner.access import AuthenticatedHttpRequest
 
 
-
 def _figure(key: str, drawn: tuple[Any, Any]) -> dict[str, Any]:
     """A figure and its table for templates/scorecard/_figure.html."""
     from scorecard.charts import figure_json

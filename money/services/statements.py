@@ -229,7 +229,7 @@ def _insert_lines(rows: list[tuple[int, dict[str, Any]]]) -> None:
     """New statements' lines: COPY on PostgreSQL (kpitree.bulk), whose text form wants the
     JSON of `params` as text; bulk_create (which encodes it itself) below COPY_FROM rows."""
     fields = ["statement", "position", "kind", "node", "achievement", "volume", "pct_of_fee"]
-    fields += ["amount", "reason", "params"]
+    fields += ["amount", "reason", "params", "dispute", "resolution"]  # COPY fills no defaults
     copy = connection.vendor == "postgresql" and len(rows) >= bulk.COPY_FROM
     insert_rows(
         StatementLine,
@@ -242,6 +242,8 @@ def _insert_lines(rows: list[tuple[int, dict[str, Any]]]) -> None:
                 row["amount"],
                 row["reason"],
                 json.dumps(row["params"]) if copy else row["params"],
+                "",
+                "",
             )
             for statement_id, row in rows
         ],

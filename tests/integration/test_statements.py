@@ -80,3 +80,43 @@ def test_an_approved_month_gets_one_statement_from_two_workers(
     assert (statement.status, statement.adjustment, statement.version) == ("open", -30_000, 1)
     assert StatementEvent.objects.filter(statement=statement).count() == 1
     assert task_failures(private_broker, workers) == []
+
+
+def test_lines_are_copied_in_with_their_blank_fields_on_postgresql() -> None:
+    """Above kpitree.bulk.COPY_FROM rows the lines go in by COPY, which fills no defaults: the
+    dispute and resolution texts must be written as blanks (the bench caught it)."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from money.services.statements import _insert_lines
+
+    engagement, _vendor_user, _manager = cast("MONEY-COPY")
+    from money.models import RuleSet
+
+    rule_set = RuleSet.objects.create(engagement=engagement, name="SLA", effective_from=MONTHS[0])
+    statement = Statement.objects.create(
+        engagement=engagement,
+        period=dt.date(2026, 4, 1),
+        rule_set=rule_set,
+        fee=1,
+        exact_adjustment=Decimal(0),
+        adjustment=0,
+        computed_at=timezone.now(),
+    )
+    row = {
+        "kind": "band",
+        "node_id": None,
+        "achievement": 95.0,
+        "volume": None,
+        "pct_of_fee": Decimal("-3"),
+        "amount": Decimal("-30000"),
+        "reason": "band",
+        "params": {"kpi": "アポ数"},
+    }
+    _insert_lines([(statement.pk, {**row, "position": i}) for i in range(600)])
+    lines = statement.lines.all()
+    assert lines.count() == 600
+    assert set(lines.values_list("dispute", "resolution")) == {("", "")}
+    assert {str(p) for p in lines.values_list("params", flat=True)} == {"{'kpi': 'アポ数'}"}
