@@ -47,6 +47,8 @@ MAX_PRICE = 10**12  # a monthly price of a trillion yen is a typing mistake
 MAX_TEXT = 2000
 # The SLA bands a chosen proposal starts with, on the outcome KPI's monthly achievement:
 # ≥ 110 % +5 % of the fee, 90–100 % −3 %, below 90 % −8 % (100–110 %: no adjustment).
+# The units of an outcome that counts what was acquired (orders, customers, contracts).
+COUNT_UNITS = frozenset({"件", "社", "人", "名"})
 DEFAULT_BANDS: list[dict[str, Any]] = [
     {"lower": 110, "upper": None, "pct_of_fee": 5},
     {"lower": 90, "upper": 100, "pct_of_fee": -3},
@@ -518,6 +520,10 @@ def tender_choose(
     except ServiceError as exc:
         _as_service_error(exc, {**engagement_fields, **_band_fields(exc)})
     money_services.rule_set_adopt(user=user, rule_set=rule_set)
+    if kpis[0].unit in COUNT_UNITS:  # an outcome counted in customers or orders: CPA's divisor
+        money_services.money_settings_update(
+            user=user, engagement=engagement, acquired_node=nodes[kpis[0].pk]
+        )
     tender.status = Tender.Status.DECIDED
     tender.chosen, tender.engagement = proposal, engagement
     tender.decided_by, tender.decided_at = user, timezone.now()

@@ -266,7 +266,7 @@ def test_a_refused_choice_writes_nothing(manager, tender, proposals, engagement_
             proposal=proposals["telecom"],
             data={"code": "CALL-2027", "bands": [{"lower": 90, "upper": 80, "pct_of_fee": 1}]},
         )
-    assert fields(exc) == [("bands", "The band from 90 % below 80 % is empty.")]
+    assert fields(exc) == [("bands", "The band from 90% below 80% is empty.")]
     assert (Engagement.objects.count(), Tree.objects.count(), Target.objects.count()) == before
     assert RuleSet.objects.count() == 0
     assert Tender.objects.get(pk=tender.pk).status == "open"
@@ -293,3 +293,15 @@ def test_a_decided_round_takes_no_more_changes(manager, tender, proposals) -> No
         assert exc.value.status == 409
     assert Engagement.objects.filter(code="CALL-2028").exists() is False
     assert VendorProposal.objects.filter(withdrawn_at__isnull=False).count() == 0
+
+
+def test_choosing_designates_a_counted_outcome_as_the_acquired_customers(
+    manager, tender, proposals
+) -> None:
+    from money.models import MoneySettings
+
+    services.tender_choose(
+        user=manager, proposal=proposals["telecom"], data={"code": "CALL-2027", "name": "x"}
+    )
+    settings = MoneySettings.objects.get(engagement__code="CALL-2027")
+    assert (settings.acquired_node.template_code, settings.gain_node) == ("call.orders", None)
