@@ -25,7 +25,8 @@ Method, chosen per node and pair of periods (``Attribution.method``):
 - ``sequential`` — more than 8 inputs: inputs switch one after another in formula order and
   each gets the change its switch makes (a telescoping sum, exact as well).
 - ``none`` — the change is unknown: a value the node needs is missing (before, after or both),
-  or a mixed vector of the Shapley value has no value (a division by zero on the way).
+  a mixed vector of the Shapley value has no value (a division by zero on the way), or the
+  figures overflow a float.
 
 The before and after values are the formula's (or sum's) values on the inputs, so parts and
 change always agree. In floating point the parts are computed as above and the last one then
@@ -120,6 +121,8 @@ def _finish(
 ) -> Attribution:
     change = y1 - y0
     shares = _absorbed(change, raw)
+    if not all(math.isfinite(x) for x in (change, *shares)):  # values near the float limit
+        return _unknown(codes, before, after, y0, y1)
     parts = tuple(
         Part(c, _value(before.get(c)), _value(after.get(c)), share)
         for c, share in zip(codes, shares, strict=True)
@@ -238,10 +241,11 @@ def _lmdi(text: str, codes: Sequence[str], before, after, y0: float, y1: float):
     if any(x0 is None or x1 is None or x0 <= 0 or x1 <= 0 for x0, x1 in values):
         return None
     weight = log_mean(y1, y0)
-    return [
-        weight * exponent[c] * math.log(x1 / x0)  # type: ignore[operator]  # checked above
-        for c, (x0, x1) in zip(codes, values, strict=True)
-    ]
+    with np.errstate(all="ignore"):
+        ratios = [x1 / x0 for x0, x1 in values]  # type: ignore[operator]  # checked above
+    if not all(math.isfinite(r) and r > 0 for r in ratios):
+        return None
+    return [weight * exponent[c] * math.log(ratio) for c, ratio in zip(codes, ratios, strict=True)]
 
 
 def attribute_formula(

@@ -117,14 +117,17 @@ def _attribute(
     column = 1 if compare == "target" else 0
     before = {c.code: values.get((c.pk, before_month), (None, None))[column] for c in inputs}
     after = {c.code: values.get((c.pk, period), (None, None))[0] for c in inputs}
-    result = attribute(
-        rollup=node.rollup,
-        formula=node.formula,
-        codes=[c.code for c in inputs],
-        weights=[c.weight for c in inputs],
-        before=before,
-        after=after,
-    )
+    try:
+        result = attribute(
+            rollup=node.rollup,
+            formula=node.formula,
+            codes=[c.code for c in inputs],
+            weights=[c.weight for c in inputs],
+            before=before,
+            after=after,
+        )
+    except FormulaError as exc:  # a stored formula the grammar no longer accepts
+        raise ServiceError([Problem(exc.message)]) from exc
     names: dict[str | None, str] = {c.code: c.name for c in inputs}
     hidden = {c.code for c in inputs if c.pk not in visible}
     if hidden:

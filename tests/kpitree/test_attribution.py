@@ -215,3 +215,13 @@ def test_a_funnel_with_zeros_is_split_by_shapley_and_adds_up(
     result = attribute_formula(FUNNEL, before, after)
     assert result.method == "shapley"
     assert_adds_up(result)
+
+
+def test_a_ratio_beyond_a_float_falls_back_to_shapley() -> None:
+    result = attribute_formula("a * b", {"a": 1e-300, "b": 1}, {"a": 1e300, "b": 1})
+    assert (result.method, parts_of(result)) == ("shapley", [1e300 - 1e-300, 0.0])
+
+
+def test_figures_that_overflow_leave_the_change_unknown() -> None:
+    result = attribute_formula("a - b", {"a": 1e308, "b": -1e308}, {"a": 1, "b": 1})
+    assert (result.change, result.method) == (None, "none")

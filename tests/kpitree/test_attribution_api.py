@@ -303,3 +303,9 @@ def test_the_panel_follows_the_chosen_comparison(manager, calls) -> None:
 
 def test_the_panel_shows_nothing_for_an_entered_kpi(manager, calls) -> None:
     assert render_panel(manager, "calls", dt.date(2026, 10, 1)).strip() == ""
+
+
+def test_a_stored_formula_that_no_longer_parses_answers_400(manager, calls) -> None:
+    Node.objects.filter(tree=calls, code="orders").update(formula="calls * (")
+    response = get(manager, period="2026-10")
+    assert (response.status_code, list(fields_of(response))) == (400, [None])
