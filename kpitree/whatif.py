@@ -26,7 +26,7 @@ leaf, the points of a goal-seek's scan) are one numpy evaluation.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -148,6 +148,15 @@ class Scenario:
                 out.append(leaf)
         return out
 
+    def ancestors(self, code: str) -> list[str]:
+        """The nodes above `code`, its parent first, up to the root."""
+        out = []
+        i = self.plan.parent_idx[self.plan.index[code]]
+        while i >= 0:
+            out.append(self.codes[i])
+            i = self.plan.parent_idx[i]
+        return out
+
     def value(self, code: str) -> float | None:
         return _num(self.before[self.plan.index[code]])
 
@@ -159,9 +168,14 @@ class Scenario:
         return np.repeat(self.base[:, None], count, axis=1)
 
 
+def unknown_node(code: str, name: str, index: int | None = None) -> Problem:
+    """The problem of a code that names no node (callers also give it for a hidden one)."""
+    return Problem(_("There is no node %(code)s in this tree.") % {"code": code}, name, index)
+
+
 def _node_problem(s: Scenario, code: str, name: str, *, leaf: bool, index: int | None = None):
     if code not in s.plan.index:
-        return Problem(_("There is no node %(code)s in this tree.") % {"code": code}, name, index)
+        return unknown_node(code, name, index)
     if leaf and not s.is_leaf(code):
         return Problem(
             _("%(code)s is computed from its children: change one of its inputs.") % {"code": code},
@@ -171,17 +185,23 @@ def _node_problem(s: Scenario, code: str, name: str, *, leaf: bool, index: int |
     return None
 
 
-def what_if(s: Scenario, changes: Sequence[Change]) -> list[Move]:
-    """Every node before and after the changes, in the tree's order."""
+def what_if(
+    s: Scenario, changes: Sequence[Change], *, known: Collection[str] | None = None
+) -> list[Move]:
+    """Every node before and after the changes, in the tree's order. A code outside `known`
+    (the nodes the caller may name) is refused as an unknown node."""
     problems: list[Problem] = []
     seen: set[str] = set()
     column = s.base.copy()
     for k, change in enumerate(changes):
+        if known is not None and change.node not in known:
+            problems.append(unknown_node(change.node, "node", k))
+            continue
         problem = _node_problem(s, change.node, "node", leaf=True, index=k)
         if problem is None and change.node in seen:
             problem = Problem(_("%(code)s is changed twice.") % {"code": change.node}, "node", k)
         if problem is None and (change.value is None) == (change.pct is None):
-            problem = Problem(_("Give either a value or a change in %."), "value", k)
+            problem = Problem(_("Give either a value or a change in percent."), "value", k)
         if problem is not None:
             problems.append(problem)
             continue
@@ -332,4 +352,9 @@ def _bracketed_root(xs: np.ndarray, gap: np.ndarray, current: float, f) -> float
     a, b = min(candidates, key=lambda ab: min(abs(ab[0] - near), abs(ab[1] - near)))
     if a == b:
         return a
-    return float(brentq(f, a, b, xtol=1e-12, rtol=4 * np.finfo(float).eps))
+    try:
+        # disp=False: a bracket that does not converge (a formula with a gap of missing values
+        # inside it) gives brentq's last estimate instead of an error.
+        return float(brentq(f, a, b, xtol=1e-12, rtol=4 * np.finfo(float).eps, disp=False))
+    except ValueError:  # no change of sign after all (cannot happen with a finite scan)
+        return a
