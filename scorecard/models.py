@@ -164,3 +164,110 @@ class KpiForecast(models.Model):
     def percent(self) -> int | None:
         """The probability of reaching the target, in whole percent."""
         return None if self.probability is None else round(self.probability * 100)
+
+
+# -- commitments (issue 15) -------------------------------------------------------------------------
+# 共通の約束: an engagement's commitments in words (納期を守る), checked monthly by the manager
+# and optionally self-assessed by the vendor. Written only by scorecard.commitment_services; a
+# commitment is archived, never deleted, and every change is kept as a CommitmentCheckEvent.
+
+from kpitree.models import Perspective  # noqa: E402  (this block's own import, kept with it)
+
+
+class Assessment(models.TextChoices):
+    MET = "met", _("Met")
+    PARTLY = "partly", _("Partly met")
+    NOT_MET = "not_met", _("Not met")
+
+
+# The stated mapping of an assessment to a KPI-like score (scorecard.commitment_services).
+ASSESSMENT_SCORES: dict[str, float] = {"met": 100.0, "partly": 50.0, "not_met": 0.0}
+
+
+class Commitment(models.Model):
+    """One commitment of an engagement. With a perspective, the manager's monthly assessment
+    counts in that perspective's score like a KPI of the given weight; blank: not scored."""
+
+    engagement = models.ForeignKey(Engagement, on_delete=models.PROTECT, related_name="commitments")
+    text = models.CharField(_("commitment"), max_length=300)
+    perspective = models.CharField(
+        _("perspective"), max_length=16, choices=Perspective.choices, blank=True
+    )
+    weight = models.FloatField(
+        _("weight"), default=1, validators=[MinValueValidator(0), MaxValueValidator(100)]
+    )
+    position = models.PositiveIntegerField(_("position"), default=0)
+    created_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    archived_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["engagement_id", "position", "id"]
+        verbose_name = _("commitment")
+        verbose_name_plural = _("commitments")
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class CommitmentCheck(models.Model):
+    """A commitment's check of one month: the manager's assessment (what is scored) and the
+    vendor's self-assessment, each with a note and who wrote it when."""
+
+    commitment = models.ForeignKey(Commitment, on_delete=models.PROTECT, related_name="checks")
+    period = models.DateField(_("month"))
+    manager_assessment = models.CharField(
+        _("manager's assessment"), max_length=8, choices=Assessment.choices, blank=True
+    )
+    manager_note = models.TextField(_("manager's note"), blank=True)
+    manager_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    manager_at = models.DateTimeField(null=True, blank=True)
+    vendor_assessment = models.CharField(
+        _("vendor's self-assessment"), max_length=8, choices=Assessment.choices, blank=True
+    )
+    vendor_note = models.TextField(_("vendor's note"), blank=True)
+    vendor_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    vendor_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["commitment", "period"], name="one_commitment_check_a_month"
+            )
+        ]
+        ordering = ["commitment_id", "period"]
+        verbose_name = _("commitment check")
+        verbose_name_plural = _("commitment checks")
+
+    def __str__(self) -> str:
+        return f"{self.commitment_id} {self.period:%Y-%m} {self.manager_assessment or '-'}"
+
+
+class CommitmentCheckEvent(models.Model):
+    """One change of a commitment or of one of its checks: never updated, never deleted.
+
+    kind: "added", "changed", "archived" (the commitment; `commitment_check` empty),
+    "assessed" (the manager's side of a check), "self_assessed" (the vendor's)."""
+
+    commitment = models.ForeignKey(Commitment, on_delete=models.PROTECT, related_name="events")
+    commitment_check = models.ForeignKey(
+        CommitmentCheck, null=True, on_delete=models.PROTECT, related_name="events"
+    )
+    kind = models.CharField(max_length=16)
+    changes = models.JSONField(default=dict)  # field → [old, new]
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.commitment_id} {self.kind} {self.at:%Y-%m-%d %H:%M}"
