@@ -337,7 +337,7 @@ def sentence(name: str, attribution: Attribution, names: Mapping[str | None, str
     if attribution.change is None:
         return _("%(kpi)s: the change cannot be split (a value is missing).") % {"kpi": name}
     total, shown, digits = displayed(attribution)
-    parts = _(", ").join(
+    parts = ", ".join(  # as the issue writes it, in both languages
         f"{names.get(p.code, p.code or '')} {signed(v, digits, numbers)}"
         for p, v in zip(attribution.parts, shown, strict=True)
     )

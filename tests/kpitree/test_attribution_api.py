@@ -16,6 +16,7 @@ import pytest
 from django.template import Context, Template
 from django.test import RequestFactory
 from django.urls import path
+from django.utils import translation
 from rest_framework.test import APIClient
 
 import kpi_planner.urls
@@ -266,7 +267,9 @@ def test_node_attribution_reads_in_a_fixed_number_of_queries(
 
 def test_the_report_gets_one_line_for_each_formula_kpi(calls, engagement_a) -> None:
     # The report goes to the vendor: 受注率 is in-house, so it is among the other inputs.
-    assert attribution_lines(engagement_a, dt.date(2026, 10, 1)) == [
+    with translation.override("en"):
+        lines = attribution_lines(engagement_a, dt.date(2026, 10, 1))
+    assert lines == [
         "受注数 −4: 架電数 −1.1, 接続率 +1.6, アポ取得率 0, 商談化率 0, other inputs −4.5"
     ]
 
