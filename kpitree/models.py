@@ -223,6 +223,16 @@ class Node(models.Model):
         help_text=_("Catalogue code of the KPI this node was made from; lets vendors be compared."),
     )
     position = models.PositiveIntegerField(default=0)
+    # The node of the previous plan this one was copied from (kpitree.services.tree_copy): where
+    # 前年同月 and "last year" are read once the month a year before is outside this tree.
+    copied_from = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="copies",
+        editable=False,
+    )
     # The day of the last review meeting that covered this KPI (pdca.services records it through
     # kpitree.services.nodes_mark_reviewed); the lint's `review-overdue` counts from it, or from
     # the node's creation when it was never reviewed.

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from kpi_planner import numbers
 from kpi_planner.access import engagements_for, nodes_for, sees_everything
-from kpi_planner.months import month_range, month_text
+from kpi_planner.months import month_add, month_range, month_text
 from kpitree import target_gap
 from kpitree.models import Actual, Grain, Node, RollupRule, Status, Target, Tree, has_history
 from kpitree.models import Rollup as RollupRow
@@ -294,6 +294,28 @@ class TargetMonth:
         return numbers.value(self.history, self.unit)
 
 
+def previous_plan_actuals(node: Node, months: list[dt.date]) -> dict[dt.date, float]:
+    """The actuals of `months` of the node this one was copied from (and its own original, up
+    the chain), where this node's tree does not reach: a plan copied to the next fiscal year
+    keeps comparing with the year before."""
+    out: dict[dt.date, float] = {}
+    previous_id, seen = node.copied_from_id, {node.pk}
+    while previous_id is not None and previous_id not in seen and len(seen) < 10:
+        seen.add(previous_id)
+        out = {
+            **dict(
+                Actual.objects.filter(node_id=previous_id, period__in=months).values_list(
+                    "period", "value"
+                )
+            ),
+            **out,
+        }
+        previous_id = (
+            Node.all_objects.filter(pk=previous_id).values_list("copied_from_id", flat=True).first()
+        )
+    return out
+
+
 def target_grid(node: Node, first: dt.date, count: int = 12) -> list[TargetMonth]:
     tree = node.tree
     months = [m for m in month_range(first, tree.end_month) if m >= tree.start_month][:count]
@@ -309,11 +331,13 @@ def target_grid(node: Node, first: dt.date, count: int = 12) -> list[TargetMonth
         Actual.objects.filter(node=node, period__lte=months[-1]).values_list("period", "value")
     )
     by_month = dict(actuals)
+    # Last year from the previous plan when this tree is a copy (its own months come first).
+    last_years = {**previous_plan_actuals(node, [month_add(m, -12) for m in months]), **by_month}
     out = []
     for m in months:
         history = target_gap.history_mean(actuals, before=m)
         value, rationale = targets.get(m, (None, ""))
-        last_year = by_month.get(dt.date(m.year - 1, m.month, 1))
+        last_year = last_years.get(dt.date(m.year - 1, m.month, 1))
         out.append(
             TargetMonth(
                 month=m,

@@ -38,6 +38,7 @@ NODE_FIELDS = (
     "tree__amber_threshold",
     "tree__fiscal_year_start",
     "tree__start_month",
+    "copied_from_id",
     "tree__end_month",
     "engagement_id",
     "parent_id",
@@ -122,6 +123,29 @@ def rollups_at(
                 "status": status,
             }
     return out
+
+
+def previous_plan_rollups(nodes: list[dict], grain: str, month: dt.date) -> dict[int, dict]:
+    """For the nodes copied from a previous plan whose own tree does not reach `month` (a year
+    before the period shown), the rollup of the period of `month` in the node they were copied
+    from, by the copy's id: 前年同月比 across the copy-to-next-year workflow. One query, none
+    when no node needs it."""
+    wanted = {
+        n["copied_from_id"]: n["id"]
+        for n in nodes
+        if n.get("copied_from_id") and month < n["tree__start_month"]
+    }
+    if not wanted:
+        return {}
+    # A copy keeps its original's fiscal year (tree_copy copies the tree's settings).
+    fy = {
+        n["copied_from_id"]: n["tree__fiscal_year_start"]
+        for n in nodes
+        if n["id"] in wanted.values()
+    }
+    originals = [{"id": pk, "tree__fiscal_year_start": fy[pk]} for pk in wanted]
+    rows = rollups_at(originals, Node.all_objects.filter(pk__in=wanted), grain, [month])
+    return {wanted[node_id]: row for (node_id, _period), row in rows.items()}
 
 
 def strictest_thresholds(nodes: list[dict]) -> Thresholds:
@@ -261,6 +285,7 @@ def engagement_page(engagement: Engagement, month: dt.date, grain: str) -> Engag
     period_months = [m for m in window if period_start(m, grain, _fy(scored)) == start] or [month]
     comments = _comments(node_filter, period_months)
     forecasts = {f.node_id: f for f in KpiForecast.objects.filter(node__in=node_filter)}
+    last_plan = previous_plan_rollups(scored, grain, month_add(start, -12))
     lines = {}
     for k in card.kpis():
         n_start = k.extra["period"]
@@ -272,7 +297,8 @@ def engagement_page(engagement: Engagement, month: dt.date, grain: str) -> Engag
                 k.extra["actual"], table.get((k.node_id, prev), {}).get("actual")
             ),
             year_ago=scoring.change_pct(
-                k.extra["actual"], table.get((k.node_id, year_ago), {}).get("actual")
+                k.extra["actual"],
+                table.get((k.node_id, year_ago), last_plan.get(k.node_id, {})).get("actual"),
             ),
             series=[
                 (

@@ -170,9 +170,12 @@ def tree_copy(
     )
     _validated_tree(copy).save()
     source = list(Node.objects.filter(tree=tree).order_by("id"))
-    skip = {"id", "tree", "parent", "created_at", "updated_at"}
+    skip = {"id", "tree", "parent", "copied_from", "created_at", "updated_at"}
     fields = [f.attname for f in Node._meta.concrete_fields if f.name not in skip]
-    clones = [Node(tree=copy, **{f: getattr(n, f) for f in fields}) for n in source]
+    # Each clone remembers its original: last year's figures are read from it (前年同月比).
+    clones = [
+        Node(tree=copy, copied_from_id=n.pk, **{f: getattr(n, f) for f in fields}) for n in source
+    ]
     Node.objects.bulk_create(clones, batch_size=1000)
     new_id = {old.pk: new.pk for old, new in zip(source, clones, strict=True)}
     for old, new in zip(source, clones, strict=True):

@@ -119,3 +119,28 @@ def test_the_copy_form_shows_a_taken_code_beside_the_field(manager, planned):
     assert response.status_code == 200
     assert response.context["form"].errors["code"]
     assert Tree.objects.count() == 1
+
+
+def test_last_year_comes_from_the_plan_it_was_copied_from(manager, planned, revenue) -> None:
+    """Issue 15: after copy-to-next-year, the target grid's "last year" and the scorecard's
+    前年同月比 read the previous plan's figures."""
+    from kpi_planner import months as m
+    from kpitree import recompute
+    from kpitree.queries import target_grid
+    from scorecard import queries as scorecard_queries
+
+    copy = copy_of(manager, planned)
+    visits = Node.objects.get(tree=copy, code="visits")
+    assert visits.copied_from == revenue["visits"]
+    grid = target_grid(visits, dt.date(2027, 4, 1), count=2)
+    assert [(g.key, g.last_year) for g in grid] == [("2027-04", 50_000.0), ("2027-05", None)]
+
+    from tests.factories import ActualFactory
+
+    ActualFactory(node=visits, period=dt.date(2027, 4, 1), value=55_000)  # a month not yet ended
+    Node.objects.filter(pk=visits.pk).update(perspective="process")  # scored on the scorecard
+    for t in (planned, copy):
+        recompute.tree_recompute(tree_id=t.pk)
+    page = scorecard_queries.engagement_page(visits.engagement, m.month_of("2027-04"), "month")
+    (line,) = [ln for ln in page.lines.values() if ln.kpi.node_id == visits.pk]
+    assert line.year_ago == pytest.approx(10.0)  # 55,000 against 50,000 a year before
