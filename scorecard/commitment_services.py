@@ -386,6 +386,33 @@ def commitment_scores(engagement_ids: Iterable[int], months: Iterable[dt.date]) 
     return frame
 
 
+def commitment_period_scores(
+    engagement_ids: Iterable[int],
+    month: dt.date,
+    grain: str = "month",
+    fiscal_year_start: int = 4,
+) -> pd.DataFrame:
+    """commitment_scores for the month, quarter or year containing `month`: one row per
+    commitment, its achievement the mean of its assessed months in the period, `period` the
+    period's first month. The same columns as commitment_scores. One query."""
+    start = period_start(month, grain, fiscal_year_start)
+    step = {"month": 1, "quarter": 3, "year": 12}[grain]
+    frame = commitment_scores(engagement_ids, month_range(start, month_add(start, step - 1)))
+    if frame.empty or grain == "month":
+        return frame
+    means = frame.groupby("commitment_id", sort=True).agg(
+        engagement_id=("engagement_id", "first"),
+        perspective=("perspective", "first"),
+        weight=("weight", "first"),
+        achievement=("achievement", "mean"),
+        cap=("cap", "first"),
+    )
+    means = means.reset_index()
+    means["period"] = start
+    means["status"] = [scoring.status_for(a) for a in means["achievement"]]
+    return means[FRAME_COLUMNS]
+
+
 def commitment_kpi_rows(
     engagement: Engagement, month: dt.date, grain: str = "month", fiscal_year_start: int = 4
 ) -> list[dict]:
@@ -393,36 +420,27 @@ def commitment_kpi_rows(
     contains `month` (a quarter or a year: the mean of its assessed months). `node_id` is the
     commitment's id negated, so it never equals a KPI's; `commitment_id` (kept in the KpiScore's
     extra) tells a commitment from a KPI."""
-    start = period_start(month, grain, fiscal_year_start)
-    step = {"month": 1, "quarter": 3, "year": 12}[grain]
-    months = month_range(start, month_add(start, step - 1))
-    frame = commitment_scores([engagement.pk], months)
+    frame = commitment_period_scores([engagement.pk], month, grain, fiscal_year_start)
     if frame.empty:
         return []
     texts = dict(
-        Commitment.objects.filter(pk__in=frame["commitment_id"].unique().tolist()).values_list(
-            "pk", "text"
-        )
+        Commitment.objects.filter(pk__in=frame["commitment_id"].tolist()).values_list("pk", "text")
     )
-    rows = []
-    for pk, group in frame.groupby("commitment_id", sort=True):
-        first = group.iloc[0]
-        achievement = float(group["achievement"].mean())
-        rows.append(
-            {
-                "node_id": -int(pk),
-                "code": f"commitment-{pk}",
-                "name": texts.get(int(pk), ""),
-                "perspective": first["perspective"],
-                "weight": float(first["weight"]),
-                "achievement": achievement,
-                "status": scoring.status_for(achievement),
-                "cap": COMMITMENT_CAP,
-                "commitment_id": int(pk),
-                "period": start,
-            }
-        )
-    return rows
+    return [
+        {
+            "node_id": -int(row.commitment_id),
+            "code": f"commitment-{row.commitment_id}",
+            "name": texts.get(int(row.commitment_id), ""),
+            "perspective": row.perspective,
+            "weight": float(row.weight),
+            "achievement": float(row.achievement),
+            "status": row.status,
+            "cap": COMMITMENT_CAP,
+            "commitment_id": int(row.commitment_id),
+            "period": row.period,
+        }
+        for row in frame.sort_values("commitment_id").itertuples(index=False)
+    ]
 
 
 # -- reads for the pages and the report ------------------------------------------------------------------

@@ -311,6 +311,29 @@ def test_a_quarter_scores_the_mean_of_its_checked_months(manager, engagement_a, 
     assert [(r["achievement"], r["period"]) for r in rows] == [(75.0, OCT)]
 
 
+def test_the_period_scores_give_one_row_per_commitment_for_the_overview(
+    manager, engagement_a, engagement_b, deadline, voice
+) -> None:
+    for commitment, month, assessment in [
+        (deadline, "2026-10", "met"),
+        (deadline, "2026-11", "not_met"),
+        (voice, "2026-11", "partly"),
+    ]:
+        services.commitment_assess(
+            user=manager, commitment=commitment, period=month, assessment=assessment
+        )
+    frame = services.commitment_period_scores(
+        [engagement_a.pk, engagement_b.pk], dt.date(2026, 11, 1), grain="quarter"
+    )
+    assert frame[["commitment_id", "period", "perspective", "achievement"]].to_numpy().tolist() == [
+        [deadline.pk, OCT, "process", 50.0],
+        [voice.pk, OCT, "customer", 50.0],
+    ]
+    # The overview scores by engagement alone: the frame without its period.
+    table = scoring.score_table(frame.drop(columns=["period"]), ["engagement_id"])
+    assert table.loc[engagement_a.pk, "overall"] == 50.0
+
+
 def test_a_commitment_archived_before_a_month_does_not_count_in_it(
     manager, engagement_a, deadline
 ) -> None:
