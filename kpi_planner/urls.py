@@ -8,7 +8,9 @@ import portal.api  # noqa: F401
 from engagements.token_api import TokenLoginView
 from kpi_planner import health, views
 from kpi_planner.api import router
+from kpitree import analysis_api
 from kpitree import api as kpitree_api
+from kpitree.attribution_api import AttributionView
 
 admin.site.site_header = "KPI Planner"
 admin.site.site_title = "KPI Planner"
@@ -61,6 +63,26 @@ urlpatterns = [
         name="tree-lint-acknowledgement",
     ),
     path("api/v1/engagements/<str:code>/scorecard/", include("scorecard.api_urls")),
+    path(
+        "api/v1/trees/<str:tree_code>/what-if/",
+        analysis_api.WhatIfView.as_view(),
+        name="tree-what-if",
+    ),
+    path(
+        "api/v1/trees/<str:tree_code>/sensitivity/",
+        analysis_api.SensitivityView.as_view(),
+        name="tree-sensitivity",
+    ),
+    path(
+        "api/v1/trees/<str:tree_code>/goal-seek/",
+        analysis_api.GoalSeekView.as_view(),
+        name="tree-goal-seek",
+    ),
+    path(
+        "api/v1/trees/<str:tree_code>/nodes/<str:node_code>/attribution/",
+        AttributionView.as_view(),
+        name="node-attribution",
+    ),
     path("api/v1/money/", include("money.api_urls")),
     path("api/v1/sourcing/", include("sourcing.api_urls")),
     path("api/v1/", include(router.urls)),

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from kpitree import views
+from kpitree import analysis_views, views
 
 app_name = "kpitree"
 urlpatterns: list = [
@@ -15,6 +15,8 @@ urlpatterns: list = [
     path("<str:code>/new-node/", views.node_create, name="node_create"),
     path("<str:code>/archived/", views.archived, name="archived"),
     path("<str:code>/lint/", views.lint_panel, name="lint_panel"),
+    path("<str:code>/what-if/", analysis_views.whatif_view, name="whatif"),
+    path("<str:code>/goal-seek/", analysis_views.goal_seek_view, name="goal_seek"),
     path("<str:code>/lint/acknowledge/", views.lint_acknowledge, name="lint_acknowledge"),
     path(
         "<str:code>/lint/acknowledgements/<int:ack_id>/withdraw/",

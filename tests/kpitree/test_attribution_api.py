@@ -312,3 +312,19 @@ def test_a_stored_formula_that_no_longer_parses_answers_400(manager, calls) -> N
     Node.objects.filter(tree=calls, code="orders").update(formula="calls * (")
     response = get(manager, period="2026-10")
     assert (response.status_code, list(fields_of(response))) == (400, [None])
+
+
+def test_the_monthly_excel_report_says_what_moved_the_kpi(calls, engagement_a) -> None:
+    import io
+
+    from openpyxl import load_workbook
+
+    from scorecard.reports import excel_report
+
+    _name, body, _kind = excel_report(engagement_a, "2026-10", "en")
+    sheet = load_workbook(io.BytesIO(body)).worksheets[0]
+    texts = [str(c.value) for c in sheet["A"] if c.value]
+    heading = texts.index("What moved the computed KPIs since the previous month")
+    assert texts[heading + 1] == (
+        "受注数 −4: 架電数 −1.1, 接続率 +1.6, アポ取得率 0, 商談化率 0, other inputs −4.5"
+    )
