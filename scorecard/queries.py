@@ -21,7 +21,7 @@ from engagements.models import Engagement, Submission
 from kpi_planner.access import engagements_for
 from kpi_planner.months import current_month, month_add, month_range, period_start
 from kpitree.models import Actual, Node, Rollup, Target, Tree, ValueAudit
-from scorecard import scoring
+from scorecard import commitment_services, scoring
 from scorecard.models import KpiForecast, ScoreSnapshot
 from scorecard.scoring import PERSPECTIVES, Scorecard, Thresholds
 
@@ -207,8 +207,9 @@ def engagement_scorecard(engagement: Engagement, month: dt.date, grain: str = "m
     the weights when not select_related, the KPIs, their rollup rows)."""
     nodes = kpi_nodes([engagement.pk])
     rollups = rollups_at(nodes, [n["id"] for n in nodes], grain, [month])
+    commitments = commitment_services.commitment_kpi_rows(engagement, month, grain, _fy(nodes))
     return scoring.build_scorecard(
-        kpi_rows(nodes, rollups, grain, month),
+        [*kpi_rows(nodes, rollups, grain, month), *commitments],
         weights=weights_of(engagement),
         thresholds=strictest_thresholds(nodes),
     )
@@ -245,7 +246,8 @@ class EngagementPage:
         out = []
         for p in PERSPECTIVES:
             ps = self.scorecard.perspectives[p]
-            out.append((ps, [self.lines[k.node_id] for k in scoring.sort_attention_first(ps.kpis)]))
+            kpis = [k for k in scoring.sort_attention_first(ps.kpis) if k.node_id in self.lines]
+            out.append((ps, [self.lines[k.node_id] for k in kpis]))
         return out
 
     def attention(self) -> list[KpiLine]:
@@ -279,7 +281,12 @@ def engagement_page(engagement: Engagement, month: dt.date, grain: str) -> Engag
     thresholds = strictest_thresholds(scored)
     weights = weights_of(engagement)
     card = scoring.build_scorecard(
-        kpi_rows(scored, current, grain, month), weights=weights, thresholds=thresholds
+        [
+            *kpi_rows(scored, current, grain, month),
+            *commitment_services.commitment_kpi_rows(engagement, month, grain, _fy(scored)),
+        ],
+        weights=weights,
+        thresholds=thresholds,
     )
     trend = score_trend(engagement.pk, scored, monthly, window[1:], weights)
     period_months = [m for m in window if period_start(m, grain, _fy(scored)) == start] or [month]
@@ -288,6 +295,8 @@ def engagement_page(engagement: Engagement, month: dt.date, grain: str) -> Engag
     last_plan = previous_plan_rollups(scored, grain, month_add(start, -12))
     lines = {}
     for k in card.kpis():
+        if "commitment_id" in k.extra:  # scored beside the KPIs, shown in its own section
+            continue
         n_start = k.extra["period"]
         prev, year_ago = previous_periods(n_start, grain)
         table = monthly if grain == "month" else current
@@ -377,6 +386,9 @@ def score_trend(
         return pd.DataFrame(index=pd.Index(months, name="period"), columns=columns, dtype=float)
     frame = pd.DataFrame(rows)
     frame["achievement"] = pd.to_numeric(frame["achievement"], errors="coerce")
+    extra = commitment_services.commitment_scores([engagement_id], months)
+    if not extra.empty:
+        frame = pd.concat([frame, extra[frame.columns]], ignore_index=True)
     table = scoring.score_table(
         frame, ["engagement_id", "period"], pd.DataFrame([weights], index=[engagement_id])
     )
@@ -456,6 +468,9 @@ def overview(user, month: dt.date, grain: str) -> list[OverviewRow]:
         }
     )
     weights = pd.DataFrame({e.pk: weights_of(e) for e in engagements}).T
+    extra = commitment_services.commitment_period_scores([e.pk for e in engagements], month, grain)
+    if not extra.empty:  # scored in their perspectives; counted off track like a red KPI
+        frame = pd.concat([frame, extra[frame.columns]], ignore_index=True)
     table = scoring.score_table(frame, ["engagement_id"], weights if not weights.empty else None)
     scores = table.to_dict("index")  # plain dicts: reading a DataFrame cell by cell is slow
     off_track = frame.loc[frame["status"] == "red", "engagement_id"].value_counts().to_dict()

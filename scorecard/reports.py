@@ -127,12 +127,12 @@ def excel_report(
         summary.cell(row=summary.max_row, column=1).alignment = Alignment(wrap_text=False)
         for restated in page.restated:
             summary.append([_restatement_text(restated)])
-        for heading, lines in _sections(engagement, month):
+        for heading, texts in _sections(engagement, month):
             summary.append([])
             summary.append([heading])
             summary.cell(row=summary.max_row, column=1).font = bold
-            for line in lines:
-                summary.append([line])
+            for text in texts:
+                summary.append([text])
         summary.column_dimensions["A"].width = 28
         summary.column_dimensions["C"].width = 16
 
@@ -223,10 +223,19 @@ def _explanation(card) -> str:
 
 def _sections(engagement: Engagement, month: dt.date) -> list[tuple[str, list[str]]]:
     """The report's sections after the summary, each a heading and its lines, in the active
-    language: what moved the computed KPIs (kpitree.attribution_queries). Empty ones left out."""
+    language: the commitments and how the manager assessed them (scorecard.commitment_services),
+    and what moved the computed KPIs (kpitree.attribution_queries). Empty ones left out."""
     from kpitree.attribution_queries import REPORT_HEADING, attribution_lines
+    from scorecard.commitment_services import commitment_rows
 
-    sections = [(str(REPORT_HEADING), attribution_lines(engagement, month))]
+    commitments = [
+        f"{text}: {assessment}" + (f" — {note}" if note else "")
+        for text, assessment, note in commitment_rows(engagement, month)
+    ]
+    sections = [
+        (_("Commitments"), commitments),
+        (str(REPORT_HEADING), attribution_lines(engagement, month)),
+    ]
     return [(heading, lines) for heading, lines in sections if lines]
 
 
@@ -361,9 +370,9 @@ def pdf_report(
         ]
         story += [_pdf_summary_table(card, labels), Spacer(1, 4 * mm)]
         story += _pdf_charts_and_notes(page, labels, styles)
-        for heading, lines in _sections(engagement, month):
+        for heading, texts in _sections(engagement, month):
             story.append(Paragraph(heading, styles["h2"]))
-            story += [Paragraph(line, styles["body"]) for line in lines]
+            story += [Paragraph(text, styles["body"]) for text in texts]
         story.append(PageBreak())
         story.append(Paragraph(_("KPIs by perspective"), styles["h2"]))
         story += _pdf_perspective_tables(page, labels, styles)

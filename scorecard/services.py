@@ -31,7 +31,7 @@ from engagements.models import Engagement, Submission, SubmissionStatus
 from kpi_planner.access import can_manage
 from kpi_planner.months import month_of, month_range
 from kpitree.models import Node, Rollup, Tree
-from scorecard import forecast, queries, scoring
+from scorecard import commitment_services, forecast, queries, scoring
 from scorecard.models import (
     PERSPECTIVES,
     EngagementScoring,
@@ -194,9 +194,15 @@ def _score_table(
         for period, values in rollups.get(n["id"], {}).items()
     ]
     weights = pd.DataFrame({pk: queries.weights_of(e) for pk, e in engagements.items()}).T
-    if not rows:
+    months = sorted({p for v in rollups.values() for p in v})
+    extra = commitment_services.commitment_scores(list(engagements), months)
+    if not rows and extra.empty:
         return None
-    return scoring.score_table(pd.DataFrame(rows), ["engagement_id", "period"], weights)
+    columns = ["engagement_id", "period", "perspective", "weight", "achievement", "cap"]
+    frame = pd.DataFrame(rows, columns=columns)
+    if not extra.empty:
+        frame = pd.concat([frame, extra[frame.columns]], ignore_index=True)
+    return scoring.score_table(frame, ["engagement_id", "period"], weights)
 
 
 def _snapshot(

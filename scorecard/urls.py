@@ -1,6 +1,6 @@
 from django.urls import path
 
-from scorecard import views
+from scorecard import commitment_views, views
 
 app_name = "scorecard"
 urlpatterns = [
@@ -14,4 +14,5 @@ urlpatterns = [
     path("trees/<str:tree>/kpis/<str:node>/", views.kpi, name="kpi"),
     path("trees/<str:tree>/funnels/<str:node>/", views.funnel, name="funnel"),
     path("plotly-<str:version>.min.js", views.plotly_js, name="plotly_js"),
+    *commitment_views.urlpatterns,
 ]

@@ -505,3 +505,26 @@ def test_the_scorecard_panel_shows_the_months_checks(rf, manager, deadline) -> N
     assert "status status-amber" in html
     assert "納期を守る" in html and "2回遅延" in html
     assert "50" in html
+
+
+def test_every_screen_scores_the_commitments_alike(
+    small, manager, engagement_a, deadline, voice
+) -> None:
+    """The engagement page, the scorecard API's card, the SV overview and the score snapshots
+    all count the assessed commitments in their perspectives: overall (110 + 90 + 50) / 3."""
+    from scorecard import services as scorecard_services
+    from scorecard.models import ScoreSnapshot
+
+    services.commitment_assess(user=manager, commitment=deadline, period=OCT, assessment="partly")
+    services.commitment_assess(user=manager, commitment=voice, period=OCT, assessment="met")
+    page = queries.engagement_page(engagement_a, OCT, "month")
+    card = queries.engagement_scorecard(engagement_a, OCT)
+    (row,) = [
+        r for r in queries.overview(manager, OCT, "month") if r.engagement.pk == engagement_a.pk
+    ]
+    scorecard_services.snapshot_engagements([engagement_a.pk])
+    snap = ScoreSnapshot.objects.filter(engagement=engagement_a, period=OCT).latest("taken_at")
+    expected = pytest.approx(250 / 3)
+    assert (page.scorecard.overall_score, card.overall_score, row.overall) == (expected,) * 3
+    assert snap.overall_score == expected
+    assert {k.node_id for k in page.scorecard.kpis() if k.node_id > 0} == set(page.lines)
