@@ -198,6 +198,7 @@ def commitment_edit(
             setattr(commitment, k, v)
         commitment.save(update_fields=list(changes))
         _event(commitment, "changed", changes, user)
+        _rescore(commitment.engagement_id)
     return commitment
 
 
@@ -217,7 +218,16 @@ def commitment_archive(*, user: Any, commitment: Commitment) -> Commitment:
             {"archived_at": [None, commitment.archived_at.isoformat()]},
             user,
         )
+        _rescore(commitment.engagement_id)
     return commitment
+
+
+def _rescore(engagement_id: int) -> None:
+    """Once the change commits, snapshot the engagement's scores again: an assessment moves
+    them, and a month already reported is restated (RestatementReason.COMMITMENT_ASSESSED)."""
+    from scorecard.services import snapshot_engagements  # it scores with this module
+
+    transaction.on_commit(lambda: snapshot_engagements([engagement_id]))
 
 
 # -- checks ----------------------------------------------------------------------------------------------
@@ -246,6 +256,8 @@ def _write_side(
     check.save()
     kind = "assessed" if side == "manager" else "self_assessed"
     _event(commitment, kind, {"period": f"{month:%Y-%m}", **changes}, user, check)
+    if side == "manager":  # only the manager's assessment is scored
+        _rescore(commitment.engagement_id)
     return check
 
 

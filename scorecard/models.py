@@ -68,6 +68,7 @@ class RestatementReason(models.TextChoices):
     TARGET_CHANGED = "target_changed", _("Target changed")
     ACTUAL_CORRECTED = "actual_corrected", _("Actual corrected")
     LATE_DATA = "late_data", _("Actuals added after the month was submitted")
+    COMMITMENT_ASSESSED = "commitment_assessed", _("Commitment assessment changed")
 
 
 class ScoreSnapshot(models.Model):

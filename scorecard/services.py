@@ -342,6 +342,8 @@ def _reason(old: ScoreSnapshot, new: ScoreSnapshot, nodes: list[dict]) -> tuple[
         return RestatementReason.TARGET_CHANGED, changed
     if actual_changed:
         return RestatementReason.ACTUAL_CORRECTED, changed
+    if not changed:  # no KPI moved, yet the scores did: a commitment's assessment did
+        return RestatementReason.COMMITMENT_ASSESSED, changed
     return None, changed
 
 

@@ -71,7 +71,7 @@ def test_it_refuses_a_blank_text_and_a_bad_weight_and_writes_nothing(manager, en
 def test_it_refuses_the_same_commitment_twice(manager, engagement_a, deadline) -> None:
     with pytest.raises(ServiceError) as exc:
         services.commitment_add(user=manager, engagement=engagement_a, text="納期を守る")
-    assert exc.value.messages == ["This engagement already has this commitment."]
+    assert exc.value.messages == ["この契約には同じ約束がすでにあります。"]
     assert Commitment.objects.count() == 1
 
 
@@ -165,9 +165,7 @@ def test_the_vendor_cannot_self_assess_an_approved_month_and_nothing_is_written(
         services.commitment_self_assess(
             user=vendor_user, commitment=deadline, period="2026-09", assessment="met"
         )
-    assert exc.value.messages == [
-        "The month is approved: its self-assessment can no longer change."
-    ]
+    assert exc.value.messages == ["この月は承認済みのため、自己評価は変更できません。"]
     assert exc.value.status == 409
     assert not CommitmentCheck.objects.exists()
     assert not CommitmentCheckEvent.objects.filter(kind="self_assessed").exists()
@@ -205,7 +203,7 @@ def test_an_archived_commitment_takes_no_new_check(manager, deadline) -> None:
         services.commitment_assess(
             user=manager, commitment=deadline, period="2026-10", assessment="met"
         )
-    assert exc.value.messages == ["This commitment is archived."]
+    assert exc.value.messages == ["この約束は保管済みです。"]
     assert not CommitmentCheck.objects.exists()
 
 
@@ -528,3 +526,21 @@ def test_every_screen_scores_the_commitments_alike(
     assert (page.scorecard.overall_score, card.overall_score, row.overall) == (expected,) * 3
     assert snap.overall_score == expected
     assert {k.node_id for k in page.scorecard.kpis() if k.node_id > 0} == set(page.lines)
+
+
+def test_an_assessment_of_a_reported_month_restates_its_scores(
+    small, manager, engagement_a, deadline, django_capture_on_commit_callbacks
+) -> None:
+    from scorecard import services as scorecard_services
+    from scorecard.models import ScoreSnapshot
+
+    Submission.objects.update_or_create(
+        engagement=engagement_a, period=OCT, defaults={"status": "approved"}
+    )
+    scorecard_services.snapshot_engagements([engagement_a.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        services.commitment_assess(
+            user=manager, commitment=deadline, period=OCT, assessment="not_met"
+        )
+    current = ScoreSnapshot.objects.get(engagement=engagement_a, period=OCT, is_current=True)
+    assert (current.reason, current.process_score) == ("commitment_assessed", 0.0)
