@@ -1,6 +1,6 @@
 from django.urls import path
 
-from scorecard import commitment_views, views
+from scorecard import commitment_views, suggest_views, views
 
 app_name = "scorecard"
 urlpatterns = [
@@ -13,6 +13,11 @@ urlpatterns = [
     path("trees/<str:code>/", views.tree, name="tree"),
     path("trees/<str:tree>/kpis/<str:node>/", views.kpi, name="kpi"),
     path("trees/<str:tree>/funnels/<str:node>/", views.funnel, name="funnel"),
+    path(
+        "trees/<str:tree>/kpis/<str:node>/suggested-targets/",
+        suggest_views.suggest_targets,
+        name="suggest_targets",
+    ),
     path("plotly-<str:version>.min.js", views.plotly_js, name="plotly_js"),
     *commitment_views.urlpatterns,
 ]

@@ -68,8 +68,9 @@ def matrix(request: HttpRequest, code: str) -> HttpResponse:
     month, bad = _month(request, nodes_for(request.user).filter(engagement=eng))
     grain = _grain(request)
     card = queries.engagement_scorecard(eng, month, grain)
-    table = _matrix_table(card.kpis())
-    fig = charts.matrix_figure(_matrix_frame(card.kpis()), thresholds=card.thresholds)
+    kpis = [k for k in card.kpis() if "commitment_id" not in k.extra]  # KPIs only, not words
+    table = _matrix_table(kpis)
+    fig = charts.matrix_figure(_matrix_frame(kpis), thresholds=card.thresholds)
     ctx = {
         **_period_ctx(request, month, grain, bad),
         "engagement": eng,

@@ -37,6 +37,8 @@ from pdca.models import Action, ActionEvent, DecisionKind, Review, ReviewDecisio
 from pdca.services import actions as action_services
 from pdca.services import reviews as review_services
 from portal import services as engagement_services
+from scorecard import commitment_services
+from scorecard.models import Commitment, CommitmentCheck, CommitmentCheckEvent
 from sourcing import services as sourcing_services
 from sourcing.models import Tender, VendorProposal
 from tests.factories import UserFactory
@@ -68,6 +70,7 @@ class Objects:
     relief: int
     tender: int  # sourcing is the managers' and supervisors': the same round for both vendors
     bid: int  # a vendor's proposal in it
+    commitment: int
 
 
 def _seed() -> dict[str, Objects]:
@@ -190,6 +193,9 @@ def _seed() -> dict[str, Objects]:
         relief = money_services.relief_add(
             user=manager, engagement=engagement, period="2026-11", reason="先方都合"
         )
+        commitment = commitment_services.commitment_add(
+            user=manager, engagement=engagement, text="納期を守る（監査）", perspective="process"
+        )
         statement = Statement.objects.filter(engagement=engagement).order_by("period").last()
         assert statement is not None, f"{code} has no statement"
         out[vendor] = Objects(
@@ -208,6 +214,7 @@ def _seed() -> dict[str, Objects]:
             relief=relief.pk,
             tender=tender.pk,
             bid=bid.pk,
+            commitment=commitment.pk,
         )
     return out
 
@@ -279,6 +286,8 @@ def _pk(name: str, objs: Objects) -> int:
     if name == "backtest":
         return objs.rule_set
     for word in ("notification", "action", "review", "decision", "statement", "rule_set"):
+        if name.startswith("commitment"):
+            return objs.commitment
         if name.startswith(word) or f"_{word}" in name:
             return getattr(objs, word)
     for word in ("charge", "relief"):
@@ -314,8 +323,15 @@ READ_ONLY = ("supervisor", "viewer", "viewer_ads")
 
 def own_inbox(pattern: URLPattern) -> bool:
     """Marking one's own notices read, and choosing how one's alerts are e-mailed, are the
-    changes every role makes (to their own account only)."""
-    return pattern.name in ("notifications_read", "notification_open", "notification_settings")
+    changes every role makes (to their own account only); a what-if or a goal-seek is a POST
+    that computes and saves nothing, open to every reader of the tree."""
+    return pattern.name in (
+        "notifications_read",
+        "notification_open",
+        "notification_settings",
+        "whatif",
+        "goal_seek",
+    )
 
 
 def _counts() -> dict[str, int]:
@@ -323,6 +339,7 @@ def _counts() -> dict[str, int]:
         *(Actual, Target, Node, Tree, Submission, SubmissionEvent, ImprovementProposal),
         *(Action, ActionEvent, Review, ReviewDecision),
         *(Charge, Relief, RuleSet, Statement, StatementEvent, Tender, VendorProposal),
+        *(Commitment, CommitmentCheck, CommitmentCheckEvent),
     )
     return {m.__name__: m.objects.count() for m in models}
 
@@ -478,6 +495,7 @@ def test_it_answers_404_to_unknown_codes_in_urls(demo) -> None:
             objs = demo["callnavi"]
             pks = (objs.proposal, objs.notification, objs.action, objs.review, objs.decision)
             pks += (objs.statement, objs.rule_set, objs.charge, objs.relief, objs.tender, objs.bid)
+            pks += (objs.commitment,)
             for pk in pks:
                 wrong = wrong.replace(f"/{pk}/", "/99999999999999999999999/")
             for status in (client.get(wrong).status_code, client.post(wrong).status_code):
