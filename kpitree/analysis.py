@@ -25,6 +25,7 @@ from kpi_planner.months import month_range
 from kpitree import whatif
 from kpitree.engine import NodeSpec
 from kpitree.models import Actual, Node, Target, Tree
+from kpitree.recompute import NODE_COLUMNS
 
 BASES = ("actual", "target")
 
@@ -78,21 +79,8 @@ def tree_month(*, user, tree: Tree, period: dt.date | None, basis: str = "actual
     if problems or period is None:
         raise ServiceError(problems)
     nodes = list(
-        Node.objects.filter(tree=tree).values_list(
-            "id",
-            "code",
-            "parent_id",
-            "rollup",
-            "formula",
-            "weight",
-            "time_aggregation",
-            "direction",
-            "green_threshold",
-            "amber_threshold",
-            "name",
-            "unit",
-            "position",
-        )
+        # The recompute's columns (the same NodeSpecs), then what the answer shows.
+        Node.objects.filter(tree=tree).values_list(*NODE_COLUMNS, "name", "unit", "position")
     )
     code_of = {row[0]: row[1] for row in nodes}
     specs = [
