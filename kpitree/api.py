@@ -468,6 +468,19 @@ class ActualRowSerializer(serializers.Serializer):
     period = MonthTextField()
     value = serializers.FloatField()
     comment = serializers.CharField(allow_blank=True, required=False)
+    segment = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=64,
+        help_text="optional: the row is this segment's actual (e.g. script-b, operator:田中); "
+        "the KPI's actual becomes the total of its segments (sum, or for a % KPI the ratio)",
+    )
+    numerator = serializers.FloatField(
+        required=False, allow_null=True, min_value=0, help_text="optional, with segment, % KPIs"
+    )
+    denominator = serializers.FloatField(
+        required=False, allow_null=True, min_value=0, help_text="optional, with segment, % KPIs"
+    )
 
 
 IMPORT_JOB_SCHEMA = inline_serializer(

@@ -597,3 +597,76 @@ def has_history(**node_lookup: object) -> bool:
 
 
 from kpitree.catalogue import KpiTemplate, TemplateNode, TreeTemplate  # noqa: E402, F401
+
+# -- segments (issue 15) --------------------------------------------------------------------------
+
+
+class SegmentActual(models.Model):
+    """One segment's actual of an input KPI for a month (a talk-script variant, an operator, a
+    list source, a channel): written only by kpitree.services.actuals_record from rows that
+    carry a `segment`. The KPI's own Actual of that month is then the segments' total, written
+    in the same transaction through the same path (so rollups, locks and scores are unchanged):
+    their sum for a count, their recomputed ratio for a rate (unit %): Σnumerator / Σdenominator
+    × 100 when every segment gives both, else the mean of their values weighted by the
+    denominator when every segment gives one, else their plain mean
+    (kpitree.services.values.segment_total).
+
+    `segment` is a short free code ("script-b", "operator:田中", "list:展示会"); a "kind:" prefix is
+    only a convention. Never deleted with its node (PROTECT, like Actual)."""
+
+    node = models.ForeignKey(Node, on_delete=models.PROTECT, related_name="segment_actuals")
+    period = models.DateField(_("month"))
+    segment = models.CharField(_("segment"), max_length=64)
+    value = models.FloatField(_("actual"))
+    # For a rate: what it is a ratio of (e.g. connected calls / calls), optional.
+    numerator = models.FloatField(_("numerator"), null=True, blank=True)
+    denominator = models.FloatField(_("denominator"), null=True, blank=True)
+    comment = models.TextField(_("comment"), blank=True)
+    channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.WEB)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["node", "period", "segment"], name="one_segment_actual_a_month"
+            )
+        ]
+        ordering = ["node", "period", "segment"]
+
+    def __str__(self) -> str:
+        return f"segment {self.segment} {self.node_id} {self.period:%Y-%m} = {self.value}"
+
+
+class SegmentAudit(models.Model):
+    """One row for every change of a segment's actual (value, numerator, denominator, comment):
+    never updated, never deleted. The change of the KPI's total is in ValueAudit as usual."""
+
+    node = models.ForeignKey(Node, on_delete=models.PROTECT, related_name="segment_audit")
+    period = models.DateField()
+    segment = models.CharField(max_length=64)
+    old_value = models.FloatField(null=True)
+    new_value = models.FloatField(null=True)
+    old_numerator = models.FloatField(null=True)
+    new_numerator = models.FloatField(null=True)
+    old_denominator = models.FloatField(null=True)
+    new_denominator = models.FloatField(null=True)
+    old_text = models.TextField(blank=True)
+    new_text = models.TextField(blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField()
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+
+    class Meta:
+        indexes = [models.Index(fields=["node", "period"])]
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return (
+            f"segment {self.segment} {self.node_id} {self.period:%Y-%m}: "
+            f"{self.old_value} → {self.new_value}"
+        )

@@ -38,6 +38,10 @@ MAX_BYTES = 2 * 1024 * 1024
 MAX_ROWS = 5000
 COLUMNS = ("tree", "node", "name", "unit", "period", "value", "comment", "next_action")
 REQUIRED = ("node", "value")
+# Read when present, not in the template: `segment` (issue 15) makes a line one segment's actual
+# (an operator, a talk script, a list, a channel); actuals_record writes the KPI's total of its
+# segments. Several lines of a KPI and month then differ by segment.
+OPTIONAL = ("segment",)
 # Header labels people may write instead of the codes (compared after NFKC and lower-casing).
 ALIASES = {
     "ツリー": "tree",
@@ -63,6 +67,8 @@ ALIASES = {
     "増減の理由": "comment",
     "next action": "next_action",
     "次のアクション": "next_action",
+    "セグメント": "segment",
+    "区分": "segment",
 }
 
 
@@ -199,7 +205,7 @@ def read_table(data: bytes) -> tuple[dict[str, int], list[tuple[int, dict[str, s
     header: dict[str, int] = {}
     for position, label in enumerate(header_cells):
         key = unicodedata.normalize("NFKC", label).strip().lower()
-        name = key if key in COLUMNS else ALIASES.get(key)
+        name = key if key in COLUMNS or key in OPTIONAL else ALIASES.get(key)
         if name and name not in header:
             header[name] = position
     missing = [c for c in REQUIRED if c not in header]
@@ -247,7 +253,7 @@ def upload_actuals(
     errors: list[LineError] = []
     rows: list[dict] = []
     lines: list[int] = []
-    seen: dict[tuple[int, str], int] = {}
+    seen: dict[tuple[int, str, str], int] = {}
     for line, cells in table:
         problems = _check_row(line, cells, by_code, engagement, period)
         if problems:
@@ -259,13 +265,15 @@ def upload_actuals(
             continue  # a template line left empty
         node = _node_of(cells, by_code)
         period_text = _period_text(cells.get("period", ""), period)
-        key = (node.pk, period_text)
+        segment = cells.get("segment", "")
+        key = (node.pk, period_text, segment)
         if key in seen:
-            errors.append(
-                LineError(
-                    line, _("Same KPI and month as line %(line)s.") % {"line": seen[key]}, "node"
-                )
+            same = (
+                _("Same KPI, month and segment as line %(line)s.")
+                if segment
+                else _("Same KPI and month as line %(line)s.")
             )
+            errors.append(LineError(line, same % {"line": seen[key]}, "node"))
             continue
         seen[key] = line
         rows.append(
@@ -275,6 +283,7 @@ def upload_actuals(
                 "period": period_text,
                 "value": clean_number(cells["value"]),
                 "comment": join_comment(cells.get("comment", ""), cells.get("next_action", "")),
+                **({"segment": segment} if segment else {}),
             }
         )
         lines.append(line)

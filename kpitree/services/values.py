@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ from kpitree.models import (
     Node,
     Rationale,
     RollupRule,
+    SegmentActual,
+    SegmentAudit,
     Target,
     Tree,
     ValueAudit,
@@ -54,6 +57,10 @@ class _Row:
     value: float
     text: str
     reason: str = ""  # why an approved month's target changes (kept in the audit)
+    # An actual of one segment of the KPI (see _segment_parts); "" for the KPI's own value.
+    segment: str = ""
+    numerator: float | None = None
+    denominator: float | None = None
 
 
 def actuals_record(*, user, rows: Sequence[Mapping], channel: str) -> RecordResult:
@@ -62,6 +69,18 @@ def actuals_record(*, user, rows: Sequence[Mapping], channel: str) -> RecordResu
     Rejects (every bad row, by index): unknown or invisible tree/node, a node that is not an
     input, a malformed period or one outside the tree, a non-numeric or non-finite value, a node
     the user may not write, and a month locked by an approved submission.
+
+    Segments (issue 15): a row may also carry `"segment"` (a code of at most 64 characters,
+    e.g. "script-b", "operator:田中") and, for a rate (unit %), `"numerator"` and
+    `"denominator"` (finite, ≥ 0). Such a row upserts a SegmentActual instead, and every
+    node-month it touches gets the total of all its segments (those of this call and those
+    already stored) as its Actual, written by the same code in the same transaction, so locks,
+    the audit, rollups and scores work as for a typed value: see `segment_total`. The total keeps
+    the Actual's comment. The counts returned are those of the rows given (a segment row is
+    created, updated or unchanged); the totals derived from them are not counted. Also refused:
+    a total and segments of the same node-month in one call, a total for a node-month that is
+    already entered per segment, and numerator/denominator without a segment or on a KPI that
+    is not a rate. Without `segment`, a row behaves exactly as before.
     """
     check_actuals_role(user)
     rows = _as_rows(rows)
@@ -76,15 +95,22 @@ def actuals_record(*, user, rows: Sequence[Mapping], channel: str) -> RecordResu
     batch.check_rows(rows)
     valid, errors, engagement_months = batch.valid, batch.errors, batch.engagement_months
     errors += _check_duplicates(valid)
+    segmented = [r for r in valid if r.segment]
+    if segmented:
+        errors += _check_mix(valid, batch.node_info)
     with transaction.atomic():
         # The months' submissions are locked from the check to the write, so a month cannot be
         # approved (or submitted) between the two.
         errors += _check_locks(
             valid, batch.node_info, engagement_months, vendor=role_of(user) == Role.VENDOR
         )
+        plain = [r for r in valid if not r.segment] if segmented else valid
+        errors += _check_entered_per_segment(plain, batch.node_info)
         if errors:
             raise RecordError(errors)
-        result = _write(Actual, ValueAudit.Kind.ACTUAL, "comment", valid, user, channel)
+        result = _write(Actual, ValueAudit.Kind.ACTUAL, "comment", plain, user, channel)
+        if segmented:
+            result = _write_segments(segmented, batch.node_info, user, channel, result)
         if engagement_months:
             events.actuals_recorded.send(
                 sender=Actual, months=engagement_months, user=user, channel=channel
@@ -145,10 +171,16 @@ class _ActualsBatch:
                 period = periods_seen[raw_period] = parse_period(raw_period)
             value = parse_number(row.get("value"))
             comment = row.get("comment") or ""
+            segment, numerator, denominator, segment_problems = _segment_parts(i, row, info)
             # A good row (every check of _problems would pass) is kept without building the
             # list of problems.
-            if info is None or not self._passes(info, tree, period, value, comment):
+            if (
+                segment_problems
+                or info is None
+                or not self._passes(info, tree, period, value, comment)
+            ):
                 problems = self._problems(i, row, info, tree, period, value, comment)
+                problems += segment_problems
                 if problems:
                     self.errors += problems
                     continue
@@ -156,7 +188,19 @@ class _ActualsBatch:
             assert info is not None and period is not None and value is not None
             if info["engagement_id"]:
                 self.engagement_months.setdefault(info["engagement_id"], set()).add(period)
-            self.valid.append(_Row(i, info["id"], tree.pk, period, value, comment))
+            self.valid.append(
+                _Row(
+                    i,
+                    info["id"],
+                    tree.pk,
+                    period,
+                    value,
+                    comment,
+                    segment=segment,
+                    numerator=numerator,
+                    denominator=denominator,
+                )
+            )
 
     def _passes(
         self, info: dict, tree: Tree, period: dt.date | None, value: float | None, comment: Any
@@ -346,7 +390,16 @@ def targets_record(*, user, tree: Tree, rows: Sequence[Mapping], channel: str) -
 
 
 def _visible_nodes(user, tree_ids: list[int]) -> dict[tuple[int, str], dict]:
-    fields = ("id", "code", "tree_id", "rollup", "source", "engagement_id", "engagement__vendor_id")
+    fields = (
+        "id",
+        "code",
+        "tree_id",
+        "rollup",
+        "source",
+        "unit",
+        "engagement_id",
+        "engagement__vendor_id",
+    )
     qs = nodes_for(user).filter(tree_id__in=tree_ids).values(*fields)
     return {(n["tree_id"], n["code"]): n for n in qs}
 
@@ -387,15 +440,18 @@ def _check_ended(i: int, period: dt.date | None, last: dt.date) -> list[Problem]
 
 
 def _check_duplicates(valid: list[_Row]) -> list[Problem]:
-    seen: dict[tuple[int, dt.date], int] = {}
+    seen: dict[tuple[int, dt.date, str], int] = {}
     errors = []
     for r in valid:
-        key = (r.node_id, r.period)
+        key = (r.node_id, r.period, r.segment)
         if key in seen:
+            message = (
+                _("Same node, month and segment as row %(row)s.")
+                if r.segment
+                else _("Same node and month as row %(row)s.")
+            )
             errors.append(
-                _error(
-                    r.index, "period", _("Same node and month as row %(row)s.") % {"row": seen[key]}
-                )
+                _error(r.index, "segment" if r.segment else "period", message % {"row": seen[key]})
             )
         else:
             seen[key] = r.index
@@ -591,3 +647,227 @@ def _write(
             changed_nodes.setdefault(tree_of[obj.node_id], set()).add(obj.node_id)
         mark_changed(changed_nodes)
     return RecordResult(len(new_rows), len(changed), len(valid) - len(new_rows) - len(changed))
+
+
+# -- segments (issue 15) ------------------------------------------------------------------------
+
+SEGMENT_MAX = 64
+RATE_UNIT = "%"
+
+
+def _segment_parts(
+    i: int, row: Mapping, info: dict | None
+) -> tuple[str, float | None, float | None, list[Problem]]:
+    """Row `i`'s segment (stripped; "" for none), numerator and denominator, and what is wrong
+    with them. A numerator needs its denominator; both need a segment and a rate KPI."""
+    raw = row.get("segment")
+    raw_num, raw_den = row.get("numerator"), row.get("denominator")
+    if raw is None and raw_num is None and raw_den is None:
+        return "", None, None, []  # the common case: a KPI's own value
+    problems: list[Problem] = []
+    segment = ""
+    if raw is not None:
+        if not isinstance(raw, str) or len(raw.strip()) > SEGMENT_MAX or has_nul(raw):
+            problems.append(
+                _error(i, "segment", _("The segment must be text of at most 64 characters."))
+            )
+        else:
+            segment = raw.strip()
+    numbers: list[float | None] = []
+    for name, typed in (("numerator", raw_num), ("denominator", raw_den)):
+        if typed is None or typed == "":
+            numbers.append(None)
+            continue
+        number = parse_number(typed)
+        if number is None or number < 0:
+            message = (
+                _("The numerator must be a number of 0 or more.")
+                if name == "numerator"
+                else _("The denominator must be a number of 0 or more.")
+            )
+            problems.append(_error(i, name, message))
+        numbers.append(number)
+    numerator, denominator = numbers
+    given = raw_num not in (None, "") or raw_den not in (None, "")
+    if given and not segment and not problems:
+        problems.append(
+            _error(i, "segment", _("A numerator and a denominator are given per segment."))
+        )
+    elif given and info is not None and info["unit"] != RATE_UNIT:
+        problems.append(
+            _error(
+                i,
+                "numerator",
+                _("“%(code)s” is not a rate (unit %%): give its segments' values only.")
+                % {"code": info["code"]},
+            )
+        )
+    elif raw_num not in (None, "") and raw_den in (None, ""):
+        problems.append(_error(i, "denominator", _("Give the denominator of the numerator.")))
+    return segment, numerator, denominator, problems
+
+
+def _check_mix(valid: list[_Row], node_info: dict) -> list[Problem]:
+    """A node-month is either typed as a total or given per segment, not both in one call."""
+    code_of = {info["id"]: info["code"] for info in node_info.values()}
+    first_segment: dict[tuple[int, dt.date], int] = {}
+    for r in valid:
+        if r.segment:
+            first_segment.setdefault((r.node_id, r.period), r.index)
+    return [
+        _error(
+            r.index,
+            "segment",
+            _(
+                "“%(code)s” %(period)s is given both as a total and per segment (row %(row)s): "
+                "give one or the other."
+            )
+            % {
+                "code": code_of.get(r.node_id, ""),
+                "period": f"{r.period:%Y-%m}",
+                "row": first_segment[(r.node_id, r.period)],
+            },
+        )
+        for r in valid
+        if not r.segment and (r.node_id, r.period) in first_segment
+    ]
+
+
+def _check_entered_per_segment(plain: list[_Row], node_info: dict) -> list[Problem]:
+    """A node-month already entered per segment takes segments, not a typed total (which the
+    next segment row would overwrite)."""
+    if not plain:
+        return []
+    per_segment = set(
+        SegmentActual.objects.filter(
+            node__tree_id__in={r.tree_id for r in plain}, period__in={r.period for r in plain}
+        )
+        .values_list("node_id", "period")
+        .distinct()
+    )
+    if not per_segment:
+        return []
+    code_of = {info["id"]: info["code"] for info in node_info.values()}
+    return [
+        _error(
+            r.index,
+            "segment",
+            _("“%(code)s” %(period)s is entered per segment: enter its segments instead.")
+            % {"code": code_of.get(r.node_id, ""), "period": f"{r.period:%Y-%m}"},
+        )
+        for r in plain
+        if (r.node_id, r.period) in per_segment
+    ]
+
+
+def segment_total(unit: str, parts: Sequence[tuple[float, float | None, float | None]]) -> float:
+    """The KPI's value from its segments' (value, numerator, denominator).
+
+    A count (any unit but %): the sum of the values. A rate (unit %): Σnumerator / Σdenominator
+    × 100 when every segment gives both (and Σdenominator > 0); else the mean of the values
+    weighted by the denominator when every segment gives one (Σ > 0); else the plain mean."""
+    values = [v for v, _n, _d in parts]
+    if unit != RATE_UNIT:
+        return float(sum(values))
+    dens = [d for _v, _n, d in parts if d is not None]
+    nums = [n for _v, n, _d in parts if n is not None]
+    if len(dens) == len(parts) and sum(dens) > 0:
+        if len(nums) == len(parts):
+            return sum(nums) / sum(dens) * 100
+        return sum(v * d for v, d in zip(values, dens, strict=True)) / sum(dens)
+    return sum(values) / len(values)
+
+
+def _write_segments(
+    rows: list[_Row], node_info: dict, user, channel: str, result: RecordResult
+) -> RecordResult:
+    """Upsert the segment rows (audited in SegmentAudit), then write every touched node-month's
+    total of all its segments as its Actual through `_write`. Returns `result` plus the segment
+    rows' counts."""
+    now = timezone.now()
+    keys = {(r.node_id, r.period) for r in rows}
+    stored = {
+        (s.node_id, s.period, s.segment): s
+        for s in SegmentActual.objects.select_for_update().filter(
+            node_id__in={k[0] for k in keys}, period__in={k[1] for k in keys}
+        )
+    }
+    created = updated = 0
+    audit = []
+    for r in rows:
+        old = stored.get((r.node_id, r.period, r.segment))
+        new = (r.value, r.numerator, r.denominator, r.text)
+        if old is not None and (old.value, old.numerator, old.denominator, old.comment) == new:
+            continue
+        audit.append(
+            SegmentAudit(
+                node_id=r.node_id,
+                period=r.period,
+                segment=r.segment,
+                old_value=old.value if old else None,
+                new_value=r.value,
+                old_numerator=old.numerator if old else None,
+                new_numerator=r.numerator,
+                old_denominator=old.denominator if old else None,
+                new_denominator=r.denominator,
+                old_text=old.comment if old else "",
+                new_text=r.text,
+                user=user,
+                at=now,
+                channel=channel,
+            )
+        )
+        if old is None:
+            created += 1
+            SegmentActual.objects.create(
+                node_id=r.node_id,
+                period=r.period,
+                segment=r.segment,
+                value=r.value,
+                numerator=r.numerator,
+                denominator=r.denominator,
+                comment=r.text,
+                channel=channel,
+                updated_by=user,
+            )
+        else:
+            updated += 1
+            old.value, old.numerator, old.denominator, old.comment = new
+            old.channel, old.updated_by = channel, user
+            old.save()
+    SegmentAudit.objects.bulk_create(audit)
+    _write_totals(rows, keys, node_info, user, channel)
+    return RecordResult(
+        result.created + created,
+        result.updated + updated,
+        result.unchanged + len(rows) - created - updated,
+    )
+
+
+def _write_totals(rows: list[_Row], keys: set, node_info: dict, user, channel: str) -> None:
+    parts: dict[tuple[int, dt.date], list[tuple[float, float | None, float | None]]] = {}
+    for node_id, period, value, num, den in SegmentActual.objects.filter(
+        node_id__in={k[0] for k in keys}, period__in={k[1] for k in keys}
+    ).values_list("node_id", "period", "value", "numerator", "denominator"):
+        if (node_id, period) in keys:
+            parts.setdefault((node_id, period), []).append((value, num, den))
+    comments = dict(
+        ((node_id, period), comment)
+        for node_id, period, comment in Actual.objects.filter(
+            node_id__in={k[0] for k in keys}, period__in={k[1] for k in keys}
+        ).values_list("node_id", "period", "comment")
+    )
+    unit_of = {info["id"]: info["unit"] for info in node_info.values()}
+    totals: dict[tuple[int, dt.date], _Row] = {}
+    for r in rows:
+        key = (r.node_id, r.period)
+        if key not in totals:
+            value = segment_total(unit_of.get(r.node_id, ""), parts[key])
+            if not math.isfinite(value):
+                raise RecordError(
+                    [_error(r.index, "value", _("The total of the segments is too large."))]
+                )
+            totals[key] = _Row(
+                r.index, r.node_id, r.tree_id, r.period, value, comments.get(key, "")
+            )
+    _write(Actual, ValueAudit.Kind.ACTUAL, "comment", list(totals.values()), user, channel)
