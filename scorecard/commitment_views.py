@@ -48,7 +48,10 @@ class CommitmentForm(forms.Form):
 
 
 class CheckForm(forms.Form):
-    assessment = forms.ChoiceField(label=gettext_lazy("Assessment"), choices=Assessment.choices)
+    # No default: a month nobody has checked must not look already met.
+    assessment = forms.ChoiceField(
+        label=gettext_lazy("Assessment"), choices=[("", "---------"), *Assessment.choices]
+    )
     note = forms.CharField(
         label=gettext_lazy("Note"),
         required=False,

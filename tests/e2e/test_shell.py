@@ -4,8 +4,11 @@ from engagements.demo import DEMO_PASSWORD, seed_accounts_and_engagements
 from tests.e2e.conftest import login
 
 NAV = {
-    "manager": ["ホーム", "スコアカード", "KPIツリー", "承認", "契約", "外注先", "API", "管理画面"],
-    "supervisor": ["ホーム", "スコアカード", "KPIツリー", "契約", "外注先", "API"],
+    "manager": [
+        *("ホーム", "スコアカード", "KPIツリー", "承認", "契約", "外注先"),
+        *("相見積もり", "API", "管理画面"),
+    ],
+    "supervisor": ["ホーム", "スコアカード", "KPIツリー", "契約", "外注先", "相見積もり", "API"],
     "vendor": ["ホーム", "月次報告", "スコアカード", "契約"],
 }
 
@@ -52,6 +55,7 @@ def test_the_language_switch_is_remembered(page, live_server, demo) -> None:
         "KPI trees",
         "Engagements",
         "Vendors",
+        "Vendor selection",
         "API",
     ]
     page.click(".usermenu summary")
