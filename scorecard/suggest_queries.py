@@ -19,7 +19,7 @@ import pandas as pd
 from kpi_planner.access import nodes_for
 from kpi_planner.months import month_range
 from kpitree import analysis, whatif
-from kpitree.models import Actual, Node, Target
+from kpitree.models import Actual, Grain, Node, Rollup, RollupRule, Target
 from scorecard import suggest
 
 
@@ -72,7 +72,15 @@ def _needs(user, node: Node, months: Sequence[dt.date]) -> dict[dt.date, suggest
 
 
 def _actuals(node: Node) -> pd.Series:
-    rows = list(Actual.objects.filter(node=node).order_by("period").values_list("period", "value"))
+    """The KPI's monthly actuals: its own for an entered KPI, its monthly rollup for a computed
+    one (a formula or a sum has no actuals of its own)."""
+    if node.rollup == RollupRule.INPUT:
+        qs = Actual.objects.filter(node=node).values_list("period", "value")
+    else:
+        qs = Rollup.objects.filter(node=node, grain=Grain.MONTH, actual__isnull=False).values_list(
+            "period", "actual"
+        )
+    rows = list(qs.order_by("period"))
     if not rows:
         return pd.Series([], dtype=float)
     return pd.Series([v for _p, v in rows], index=[p for p, _v in rows], dtype=float)

@@ -271,3 +271,15 @@ def test_an_actual_in_the_plan_moves_the_months(tree, manager) -> None:
     assert suggest_queries.suggestions_for(user=manager, node=calls)[0].period == dt.date(
         2026, 8, 1
     )
+
+
+def test_a_computed_kpi_is_suggested_after_its_last_rolled_up_month(tree, manager) -> None:
+    """A formula KPI has no actuals of its own: its history is its monthly rollup, so the
+    months already reported are not offered again."""
+    from kpitree import recompute
+
+    recompute.tree_recompute(tree_id=tree.pk)
+    orders = Node.objects.get(code="orders")
+    history = suggest_queries._actuals(orders)
+    assert list(history.index) == [dt.date(2026, 6, 1)]
+    assert suggest_queries.months_to_suggest(orders, history)[0] == JULY
