@@ -64,3 +64,19 @@ def login(page, live_server, username: str, password: str) -> None:
     page.fill("#id_password", password)
     page.click("button[type=submit]")
     page.wait_for_load_state("networkidle")
+
+
+@pytest.fixture(autouse=True)
+def _catalogue(request: pytest.FixtureRequest) -> None:
+    """The built-in template catalogue, as the data migration loads it: a browser test's
+    transactional database is flushed after each test, which empties it for the next one (the
+    catalogue page then has no table). Loaded again when a test with the live server finds it
+    gone."""
+    if "live_server" not in request.fixturenames:
+        return
+    request.getfixturevalue("transactional_db")
+    from kpitree import catalogue_data
+    from kpitree.catalogue import KpiTemplate, TemplateNode, TreeTemplate
+
+    if not KpiTemplate.objects.exists():
+        catalogue_data.sync(KpiTemplate, TreeTemplate, TemplateNode)
