@@ -162,67 +162,34 @@ def _missing(x: float | None) -> bool:
 def assess_rule(rule: RuleSpec, facts: MonthFacts) -> Line:
     """One rule line of one month (see the module's rules)."""
     params: dict = {"kpi": rule.name}
+
+    def line(reason: str, amount: Decimal = Decimal(0), **kw: Any) -> Line:
+        return Line(
+            kind="band", node_id=rule.node_id, amount=amount, reason=reason, params=params, **kw
+        )
+
     if None in facts.relieved or rule.node_id in facts.relieved:
         key = rule.node_id if rule.node_id in facts.relieved else None
         params["relief"] = facts.relief_reasons.get(key, "")
-        return Line(
-            kind="band",
-            node_id=rule.node_id,
-            amount=Decimal(0),
-            reason="relief",
-            params=params,
-            green=True,
-        )
+        return line("relief", green=True)
     volume = None
     if rule.min_volume_node_id is not None and rule.min_volume is not None:
         volume = facts.actual.get(rule.min_volume_node_id)
         if _missing(volume) or float(volume) < rule.min_volume:  # type: ignore[arg-type]
             params.update(volume=None if _missing(volume) else volume, minimum=rule.min_volume)
-            return Line(
-                kind="band",
-                node_id=rule.node_id,
-                amount=Decimal(0),
-                reason="low_volume",
-                params=params,
-                volume=volume,
-            )
+            return line("low_volume", volume=volume)
     achievement = facts.achievement.get(rule.node_id)
     if _missing(achievement):
-        return Line(
-            kind="band",
-            node_id=rule.node_id,
-            amount=Decimal(0),
-            reason="no_achievement",
-            params=params,
-        )
+        return line("no_achievement")
     a = float(achievement)  # type: ignore[arg-type]
     green = a >= rule.green
     params["achievement"] = a
     band = band_for(a, rule.bands)
     if band is None:
-        return Line(
-            kind="band",
-            node_id=rule.node_id,
-            amount=Decimal(0),
-            reason="no_band",
-            params=params,
-            achievement=a,
-            volume=volume,
-            green=green,
-        )
-    amount = Decimal(facts.fee) * band.pct / HUNDRED
+        return line("no_band", achievement=a, volume=volume, green=green)
     params.update(band=band_label_params(band), pct=_text(band.pct), fee=facts.fee)
-    return Line(
-        kind="band",
-        node_id=rule.node_id,
-        amount=amount,
-        reason="band",
-        params=params,
-        achievement=a,
-        volume=volume,
-        pct=band.pct,
-        green=green,
-    )
+    amount = Decimal(facts.fee) * band.pct / HUNDRED
+    return line("band", amount, achievement=a, volume=volume, pct=band.pct, green=green)
 
 
 def band_label_params(b: BandSpec) -> dict:
